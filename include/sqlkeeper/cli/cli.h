@@ -1,0 +1,50 @@
+#pragma once
+// The command line: `sqlkeeper COMMAND [options]`, dispatched from a table of
+// subcommands, one source file each.
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <boost/program_options.hpp>
+
+#include "sqlkeeper/config/config.h"
+
+namespace sqlkeeper::cli {
+
+// What a subcommand receives: its own options, positional words, and the means
+// to load the layered configuration.
+struct Invocation {
+  boost::program_options::variables_map vars;
+  std::vector<std::string> positional;
+  std::map<std::string, std::string> config_flags;  // config options given as flags
+  std::optional<std::filesystem::path> config_file;
+  std::vector<std::string> env;
+
+  // Loads defaults < file < env < flags; throws Error(config).
+  config::Loaded load_config() const;
+};
+
+struct Command {
+  const char* name;
+  const char* usage;
+  const char* summary;
+  // Options of this command beyond the configuration options.
+  boost::program_options::options_description (*options)();
+  int (*run)(const Invocation&);
+};
+
+const std::vector<Command>& commands();
+int main(int argc, char** argv);
+
+// Subcommands.
+boost::program_options::options_description no_options();
+int run_command(const Invocation&);
+boost::program_options::options_description migrate_options();
+int migrate_command(const Invocation&);
+boost::program_options::options_description health_options();
+int health_command(const Invocation&);
+int status_command(const Invocation&);
+int check_config_command(const Invocation&);
+
+}  // namespace sqlkeeper::cli

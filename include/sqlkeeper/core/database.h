@@ -1,0 +1,38 @@
+#pragma once
+// Opening the kept database the way every sqlkeeper connection must see it:
+// created with the configured mode whatever the umask, WAL journal (verified),
+// foreign keys on, synchronous=NORMAL, a busy timeout, no double-quoted strings.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+
+#include "sqlkeeper/sqlite/connection.h"
+
+namespace sqlkeeper::core {
+
+struct DatabaseOptions {
+  std::filesystem::path path;
+  unsigned file_mode = 0600;
+  std::chrono::milliseconds busy_timeout{5000};
+};
+
+// Creates the parent directory and the file if missing, then opens read-write.
+// A directory, an unreadable path or a file that is not SQLite is an Error
+// naming the path.
+sqlite::Connection open_database(const DatabaseOptions& options);
+
+// Opens an existing database read-only with the same per-connection settings.
+sqlite::Connection open_database_readonly(const std::filesystem::path& path,
+                                          std::chrono::milliseconds busy_timeout);
+
+// Applies the per-connection pragmas (foreign_keys, synchronous) to any connection.
+void apply_connection_pragmas(sqlite::Connection& db);
+
+struct FileSizes {
+  std::uint64_t database = 0;
+  std::uint64_t wal = 0;
+};
+// Sizes of the database file and its -wal; missing files count as zero.
+FileSizes file_sizes(const std::filesystem::path& database);
+
+}  // namespace sqlkeeper::core

@@ -1,0 +1,54 @@
+#pragma once
+// Health evaluation: plain values in, a verdict out. No I/O, so every branch is
+// covered by table tests; the daemon gathers the inputs and serves the result.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sqlkeeper::core {
+
+enum class HealthStatus { ok = 0, degraded = 1, failing = 2 };
+const char* to_string(HealthStatus s);
+
+enum class Phase { starting, migrating, ready, stopping, failed };
+const char* to_string(Phase p);
+
+struct HealthInputs {
+  using TimePoint = std::chrono::system_clock::time_point;
+  Phase phase = Phase::starting;
+  TimePoint now;
+  TimePoint started_at;
+  // The last liveness query on the database: did it answer, and if not, why.
+  bool database_answered = false;
+  std::string database_error;
+  std::uint64_t wal_bytes = 0;
+  std::uint64_t wal_max_bytes = 0;
+  std::optional<TimePoint> last_backup_at;
+  bool last_backup_verified = false;
+  std::chrono::seconds backup_interval{std::chrono::hours(24)};
+  std::chrono::seconds backup_slack{std::chrono::hours(2)};
+  std::optional<std::uint64_t> backup_free_bytes;
+  std::uint64_t database_bytes = 0;
+};
+
+struct HealthCheck {
+  std::string name;
+  HealthStatus status = HealthStatus::ok;
+  std::string detail;
+};
+
+struct HealthReport {
+  HealthStatus status = HealthStatus::ok;
+  std::vector<HealthCheck> checks;
+  // Only the checks that are not ok.
+  std::vector<HealthCheck> failing_checks() const;
+};
+
+HealthReport evaluate_health(const HealthInputs& in);
+
+// Nagios plugin convention: 0 ok, 1 warning (degraded), 2 critical (failing).
+int nagios_exit_code(HealthStatus s);
+
+}  // namespace sqlkeeper::core

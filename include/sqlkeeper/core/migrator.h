@@ -1,0 +1,60 @@
+#pragma once
+// Applying a migration plan to a database, each migration atomically with its
+// bookkeeping row, under an exclusive lock against any other migrator, with the
+// guards drizzle-kit and friends lack: foreign keys really off for rebuilds,
+// foreign_key_check before commit, a row-count guard, and a verified backup first.
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sqlkeeper/core/migration_plan.h"
+#include "sqlkeeper/core/migration_source.h"
+#include "sqlkeeper/env.h"
+#include "sqlkeeper/sqlite/connection.h"
+
+namespace sqlkeeper::core {
+
+struct TableChange {
+  std::int64_t before = 0;
+  std::int64_t after = 0;  // -1 when the table was dropped
+};
+
+struct AppliedMigration {
+  std::string name;
+  std::chrono::milliseconds duration{};
+  std::map<std::string, TableChange> row_changes;  // tables whose row count changed
+  std::int64_t foreign_key_violations = 0;
+  bool skipped = false;  // another migrator applied it first
+};
+
+struct MigrateOptions {
+  bool allow_out_of_order = false;
+  // Where the pre-migration backup of a non-empty database goes; none when empty.
+  std::optional<std::filesystem::path> backup_dir;
+  // Called before each migration starts, with its file name.
+  std::function<void(const std::string&)> on_start;
+  Env* env = &Env::real();
+};
+
+struct MigrateReport {
+  std::vector<AppliedMigration> applied;
+  std::optional<std::filesystem::path> backup;
+};
+
+// Reads the bookkeeping for `format` from the database; empty when none.
+std::vector<AppliedRecord> read_applied(sqlite::Connection& db, MigrationFormat format);
+
+// Applies every pending migration of `set` to `db`. Throws Error(migration) with
+// the file, statement number and SQLite's message; the failing migration is
+// rolled back, earlier ones stay applied.
+MigrateReport migrate_up(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options);
+
+// Applies the pending migrations to a scratch copy of `db` and reports what
+// they would do; the database itself is not written.
+MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options);
+
+}  // namespace sqlkeeper::core

@@ -1,0 +1,60 @@
+#pragma once
+// What the daemon knows about itself, owned by the event loop, and the pure
+// renderings of it: the health socket's answers and the systemd STATUS= line.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sqlkeeper/core/database.h"
+#include "sqlkeeper/core/health.h"
+#include "sqlkeeper/daemon/health_server.h"
+
+namespace sqlkeeper::daemon {
+
+struct SchemaSummary {
+  std::string format;  // "plain" or "drizzle"
+  std::string folder;
+  std::vector<std::string> applied;  // file names, oldest first
+  std::int64_t version = 0;          // newest applied key
+  int applied_this_start = 0;
+  std::chrono::milliseconds migration_time{};
+};
+
+struct BackupSummary {
+  std::string file;
+  std::chrono::system_clock::time_point at;
+  std::uint64_t size = 0;
+  bool verified = false;
+};
+
+struct DaemonState {
+  core::Phase phase = core::Phase::starting;
+  std::string phase_detail;  // e.g. the migration being applied, or the start-up error
+  std::chrono::system_clock::time_point started_at;
+  std::string database;
+  std::string backup_dir;
+  std::string sqlite_version;
+  core::FileSizes sizes;
+  bool database_answered = false;
+  std::string database_error;
+  std::uint64_t wal_max_bytes = 0;
+  std::optional<std::uint64_t> backup_free_bytes;
+  std::optional<BackupSummary> last_backup;
+  int backup_count = 0;
+  SchemaSummary schema;
+  std::string worker_job;
+  std::uint64_t watchdog_pings = 0;
+  std::uint64_t http_requests = 0;
+};
+
+core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_clock::time_point now);
+
+// Answers one request on the health socket from the state alone.
+HttpResponse route(const HttpRequest& request, const DaemonState& state, std::chrono::system_clock::time_point now);
+
+// The one-line STATUS= for `systemctl status`.
+std::string status_line(const DaemonState& state, std::chrono::system_clock::time_point now);
+
+}  // namespace sqlkeeper::daemon

@@ -1,0 +1,35 @@
+#pragma once
+// The seam between sqlkeeper and the outside world's clock and file system
+// (after leveldb's Env). Everything that publishes a file or asks the time goes
+// through an Env, so a test can fail an fsync or a rename, or move time by a month,
+// without touching the real disk or waiting.
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+namespace sqlkeeper {
+
+class Env {
+ public:
+  using Clock = std::chrono::system_clock;
+  virtual ~Env() = default;
+
+  virtual Clock::time_point now() const { return Clock::now(); }
+
+  // Flushes a file's data and metadata to stable storage.
+  virtual void fsync_file(const std::filesystem::path& path);
+  // Flushes a directory, making a rename or creation inside it durable.
+  virtual void fsync_dir(const std::filesystem::path& dir);
+  virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to);
+  // Writes `data` to `path` through a temporary name, fsyncs it and renames it
+  // into place; the file is never seen half-written.
+  virtual void write_file_atomic(const std::filesystem::path& path, const std::string& data,
+                                 unsigned mode);
+  virtual std::uint64_t free_bytes(const std::filesystem::path& path) const;
+
+  // The process-wide real environment.
+  static Env& real();
+};
+
+}  // namespace sqlkeeper

@@ -1,0 +1,13 @@
+#include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/daemon/daemon.h"
+#include "sqlkeeper/daemon/logging.h"
+
+namespace sqlkeeper::cli {
+
+int run_command(const Invocation& inv) {
+  const auto loaded = inv.load_config();
+  daemon::setup_logging(loaded.config.log_level);
+  return daemon::run_daemon(loaded, [&inv] { return inv.load_config(); });
+}
+
+}  // namespace sqlkeeper::cli

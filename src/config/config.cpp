@@ -1,0 +1,317 @@
+#include "sqlkeeper/config/config.h"
+
+
+#include <boost/program_options.hpp>
+#include <cctype>
+#include <fstream>
+#include <sstream>
+
+#include "sqlkeeper/error.h"
+
+namespace po = boost::program_options;
+
+namespace sqlkeeper::config {
+namespace {
+
+using Apply = std::function<std::optional<std::string>(Config&, const std::string&)>;
+
+Apply path_option(std::filesystem::path Config::*field) {
+  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
+    if (text.empty()) return "a path";
+    if (text.find('\0') != std::string::npos) return "a path without NUL bytes";
+    c.*field = std::filesystem::path(text);
+    return std::nullopt;
+  };
+}
+
+Apply socket_path_option(std::filesystem::path Config::*field) {
+  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
+    // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
+    if (text.empty() || text.size() > 107) return "a socket path of 1 to 107 bytes";
+    c.*field = std::filesystem::path(text);
+    return std::nullopt;
+  };
+}
+
+Apply int_option(int Config::*field, int min, int max) {
+  return [=](Config& c, const std::string& text) -> std::optional<std::string> {
+    const auto expected = "a whole number from " + std::to_string(min) + " to " + std::to_string(max);
+    std::size_t used = 0;
+    long value = 0;
+    try {
+      value = std::stol(text, &used);
+    } catch (const std::exception&) {
+      return expected;
+    }
+    if (used != text.size() || value < min || value > max) return expected;
+    c.*field = static_cast<int>(value);
+    return std::nullopt;
+  };
+}
+
+Apply duration_option(Duration Config::*field, Duration min, Duration max) {
+  return [=](Config& c, const std::string& text) -> std::optional<std::string> {
+    const auto d = parse_duration(text);
+    if (!d || *d < min || *d > max)
+      return "a duration from " + format_duration(min) + " to " + format_duration(max) +
+             " such as 90s, 5min, 1h30min or 30d";
+    c.*field = *d;
+    return std::nullopt;
+  };
+}
+
+Apply mode_option(unsigned Config::*field, unsigned must_have, const char* why) {
+  return [=](Config& c, const std::string& text) -> std::optional<std::string> {
+    const auto m = parse_mode(text);
+    if (!m) return "an octal mode such as 0660";
+    if ((*m & must_have) != must_have) return std::string("an octal mode that ") + why;
+    c.*field = *m;
+    return std::nullopt;
+  };
+}
+
+Apply bool_option(bool Config::*field) {
+  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
+    const auto b = parse_bool(text);
+    if (!b) return "true or false";
+    c.*field = *b;
+    return std::nullopt;
+  };
+}
+
+Apply string_option(std::string Config::*field) {
+  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
+    c.*field = text;
+    return std::nullopt;
+  };
+}
+
+std::optional<std::string> apply_log_level(Config& c, const std::string& text) {
+  static const char* const levels[] = {"trace", "debug", "info", "warning", "error", "critical", "off"};
+  for (const char* level : levels) {
+    if (text == level) {
+      c.log_level = text;
+      return std::nullopt;
+    }
+  }
+  return "one of trace, debug, info, warning, error, critical, off";
+}
+
+std::optional<std::string> apply_admin_group(Config& c, const std::string& text) {
+  if (!text.empty()) {
+    for (char ch : text)
+      if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.'))
+        return "a group name (letters, digits, '_', '-', '.') or empty";
+  }
+  c.admin_group = text;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_backup_at(Config& c, const std::string& text) {
+  const auto t = parse_time_of_day(text);
+  if (!t) return "a local time of day HH:MM such as 03:30";
+  c.backup_at = *t;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_wal_max(Config& c, const std::string& text) {
+  const auto s = parse_size(text);
+  if (!s || *s < (1ULL << 20)) return "a size of at least 1MiB such as 64MiB or 1GB";
+  c.wal_max_bytes = *s;
+  return std::nullopt;
+}
+
+using std::chrono::hours;
+using std::chrono::milliseconds;
+using std::chrono::minutes;
+using std::chrono::seconds;
+
+std::vector<OptionSpec> make_table() {
+  return {
+      {"database", "/var/lib/sqlkeeper/app.db", "the SQLite database file sqlkeeper keeps", false,
+       path_option(&Config::database)},
+      {"migrations", "/usr/share/sqlkeeper/migrations",
+       "folder of NNNN_name.sql files, or a drizzle-kit folder with meta/_journal.json", false,
+       path_option(&Config::migrations)},
+      {"backup-dir", "/var/lib/sqlkeeper/backups", "where backups are written", false,
+       path_option(&Config::backup_dir)},
+      {"backup-at", "03:00", "local time of day of the nightly backup (HH:MM)", true, apply_backup_at},
+      {"retention-days", "30", "backups older than this many days are pruned", true,
+       int_option(&Config::retention_days, 1, 36500)},
+      {"retention-min-count", "7", "the newest this many verified backups are never pruned", true,
+       int_option(&Config::retention_min_count, 1, 10000)},
+      {"checkpoint-interval", "5min", "how often the WAL is checkpointed", true,
+       duration_option(&Config::checkpoint_interval, seconds(1), hours(24))},
+      {"wal-max-bytes", "64MiB", "a WAL larger than this makes the health degraded", true,
+       apply_wal_max},
+      {"socket", "/run/sqlkeeper/sqlkeeper.sock", "the health socket (unless systemd passes one)", false,
+       socket_path_option(&Config::socket)},
+      {"socket-mode", "0660", "permissions of the health socket", false,
+       mode_option(&Config::socket_mode, 0600, "lets the owner read and write (0600)")},
+      {"admin-group", "", "members of this group may POST admin actions on the socket", true,
+       apply_admin_group},
+      {"file-mode", "0600", "permissions of a database file sqlkeeper creates", false,
+       mode_option(&Config::file_mode, 0600, "lets the owner read and write (0600)")},
+      {"log-level", "info", "trace, debug, info, warning, error, critical or off", true,
+       apply_log_level},
+      {"post-backup-command", "", "command run after each new verified backup", true,
+       string_option(&Config::post_backup_command)},
+      {"migrate-on-start", "true", "apply pending migrations before reporting ready", false,
+       bool_option(&Config::migrate_on_start)},
+      {"allow-out-of-order", "false",
+       "apply a pending migration older than the newest applied one instead of refusing", false,
+       bool_option(&Config::allow_out_of_order)},
+      {"busy-timeout", "5s", "how long a connection waits for a lock held by the application", false,
+       duration_option(&Config::busy_timeout, milliseconds(0), minutes(10))},
+      {"idle-timeout", "30s", "a health-socket connection silent this long is closed", false,
+       duration_option(&Config::idle_timeout, milliseconds(100), hours(1))},
+      {"max-connections", "64", "health-socket connections served at once", false,
+       int_option(&Config::max_connections, 1, 10000)},
+  };
+}
+
+std::string trim(const std::string& s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return s.substr(b, e - b + 1);
+}
+
+// Program_options does not report line numbers; find the line that sets `key`
+// (the last one, since a later line overrides an earlier one).
+std::map<std::string, int> key_lines(const std::filesystem::path& file) {
+  std::map<std::string, int> lines;
+  std::ifstream in(file);
+  std::string line;
+  for (int n = 1; std::getline(in, line); ++n) {
+    const auto t = trim(line);
+    if (t.empty() || t[0] == '#' || t[0] == ';' || t[0] == '[') continue;
+    const auto eq = t.find('=');
+    lines[trim(eq == std::string::npos ? t : t.substr(0, eq))] = n;
+  }
+  return lines;
+}
+
+po::options_description file_description() {
+  po::options_description desc;
+  for (const auto& spec : option_table()) desc.add_options()(spec.name, po::value<std::string>());
+  return desc;
+}
+
+}  // namespace
+
+const std::vector<OptionSpec>& option_table() {
+  static const std::vector<OptionSpec> table = make_table();
+  return table;
+}
+
+const OptionSpec* find_option(const std::string& name) {
+  for (const auto& spec : option_table())
+    if (name == spec.name) return &spec;
+  return nullptr;
+}
+
+Config resolve(const Settings& settings) {
+  Config config;
+  for (const auto& spec : option_table()) {
+    const auto it = settings.find(spec.name);
+    const Setting setting =
+        it != settings.end() ? it->second : Setting{spec.default_value, "default"};
+    if (auto expected = spec.apply(config, setting.value)) {
+      throw Error(ErrorCode::config, "option '" + std::string(spec.name) + "' from " +
+                                         setting.source + ": invalid value '" + setting.value +
+                                         "', expected " + *expected);
+    }
+  }
+  return config;
+}
+
+std::string option_name_from_env(const std::string& variable) {
+  static const std::string prefix = "SQLKEEPER_";
+  if (variable.rfind(prefix, 0) != 0) return {};
+  std::string name = variable.substr(prefix.size());
+  for (auto& c : name) c = c == '_' ? '-' : static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return name;
+}
+
+std::string env_name_for_option(const std::string& name) {
+  std::string env = "SQLKEEPER_";
+  for (char c : name) env += c == '-' ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return env;
+}
+
+void read_config_file(const std::filesystem::path& file, Settings& into) {
+  std::ifstream in(file);
+  if (!in) throw Error(ErrorCode::config, "config file " + file.string() + ": cannot be read");
+  const auto lines = key_lines(file);
+  const auto where = [&](const std::string& key) {
+    const auto it = lines.find(key);
+    return file.string() + (it != lines.end() ? ":" + std::to_string(it->second) : "");
+  };
+  try {
+    const auto parsed = po::parse_config_file(in, file_description(), false);
+    for (const auto& option : parsed.options) {
+      into[option.string_key] = Setting{option.value.empty() ? "" : option.value.front(),
+                                        where(option.string_key)};
+    }
+  } catch (const po::unknown_option& e) {
+    throw Error(ErrorCode::config, where(e.get_option_name()) + ": unknown option '" +
+                                       e.get_option_name() + "'");
+  } catch (const po::invalid_config_file_syntax& e) {
+    throw Error(ErrorCode::config, "config file " + file.string() + ": " + e.what());
+  } catch (const po::error& e) {
+    throw Error(ErrorCode::config, "config file " + file.string() + ": " + e.what());
+  }
+}
+
+Loaded load(const std::map<std::string, std::string>& flags,
+            const std::optional<std::filesystem::path>& file, const std::vector<std::string>& env) {
+  Loaded loaded;
+  loaded.file = file;
+  if (file) read_config_file(*file, loaded.settings);
+  for (const auto& entry : env) {
+    const auto eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    const auto variable = entry.substr(0, eq);
+    const auto name = option_name_from_env(variable);
+    if (name.empty() || name == "config") continue;
+    if (!find_option(name))
+      throw Error(ErrorCode::config, "environment variable " + variable + ": unknown option '" + name + "'");
+    loaded.settings[name] = Setting{entry.substr(eq + 1), "env " + variable};
+  }
+  for (const auto& [name, value] : flags) {
+    if (!find_option(name)) throw Error(ErrorCode::config, "--" + name + ": unknown option");
+    loaded.settings[name] = Setting{value, "--" + name};
+  }
+  for (const auto& spec : option_table())
+    loaded.settings.try_emplace(spec.name, Setting{spec.default_value, "default"});
+  loaded.config = resolve(loaded.settings);
+  return loaded;
+}
+
+std::string describe(const Settings& settings) {
+  std::ostringstream out;
+  for (const auto& spec : option_table()) {
+    const auto it = settings.find(spec.name);
+    const Setting s = it != settings.end() ? it->second : Setting{spec.default_value, "default"};
+    std::string line = std::string(spec.name) + " = " + s.value;
+    if (line.size() < 48) line.resize(48, ' ');
+    out << line << " # " << s.source << "\n";
+  }
+  return out.str();
+}
+
+std::vector<std::string> changes_needing_restart(const Settings& before, const Settings& after) {
+  std::vector<std::string> names;
+  for (const auto& spec : option_table()) {
+    if (spec.live) continue;
+    const auto a = before.find(spec.name);
+    const auto b = after.find(spec.name);
+    const std::string va = a != before.end() ? a->second.value : spec.default_value;
+    const std::string vb = b != after.end() ? b->second.value : spec.default_value;
+    if (va != vb) names.emplace_back(spec.name);
+  }
+  return names;
+}
+
+}  // namespace sqlkeeper::config

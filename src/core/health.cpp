@@ -1,0 +1,98 @@
+#include "sqlkeeper/core/health.h"
+
+#include <algorithm>
+
+#include "sqlkeeper/config/units.h"
+
+namespace sqlkeeper::core {
+
+const char* to_string(HealthStatus s) {
+  switch (s) {
+    case HealthStatus::ok: return "ok";
+    case HealthStatus::degraded: return "degraded";
+    case HealthStatus::failing: return "failing";
+  }
+  return "failing";
+}
+
+const char* to_string(Phase p) {
+  switch (p) {
+    case Phase::starting: return "starting";
+    case Phase::migrating: return "migrating";
+    case Phase::ready: return "ready";
+    case Phase::stopping: return "stopping";
+    case Phase::failed: return "failed";
+  }
+  return "failed";
+}
+
+std::vector<HealthCheck> HealthReport::failing_checks() const {
+  std::vector<HealthCheck> out;
+  std::copy_if(checks.begin(), checks.end(), std::back_inserter(out),
+               [](const HealthCheck& c) { return c.status != HealthStatus::ok; });
+  return out;
+}
+
+namespace {
+
+HealthCheck check_schema(const HealthInputs& in) {
+  switch (in.phase) {
+    case Phase::ready: return {"schema", HealthStatus::ok, "migrated"};
+    case Phase::starting:
+    case Phase::migrating: return {"schema", HealthStatus::failing, "not migrated yet (" + std::string(to_string(in.phase)) + ")"};
+    case Phase::failed: return {"schema", HealthStatus::failing, "start-up failed"};
+    case Phase::stopping: return {"schema", HealthStatus::failing, "stopping"};
+  }
+  return {"schema", HealthStatus::failing, "unknown phase"};
+}
+
+HealthCheck check_database(const HealthInputs& in) {
+  if (in.phase != Phase::ready) return {"database", HealthStatus::failing, "not open"};
+  if (!in.database_answered) return {"database", HealthStatus::failing, "not answering: " + in.database_error};
+  return {"database", HealthStatus::ok, "answering"};
+}
+
+HealthCheck check_wal(const HealthInputs& in) {
+  using config::format_size;
+  if (in.wal_max_bytes > 0 && in.wal_bytes > in.wal_max_bytes)
+    return {"wal", HealthStatus::degraded,
+            "WAL is " + std::to_string(in.wal_bytes) + " bytes, over the limit of " + format_size(in.wal_max_bytes)};
+  return {"wal", HealthStatus::ok, std::to_string(in.wal_bytes) + " bytes"};
+}
+
+HealthCheck check_backup(const HealthInputs& in) {
+  const auto allowed = in.backup_interval + in.backup_slack;
+  if (!in.last_backup_at) {
+    // A fresh install has had no night yet; only then is "no backup" fine.
+    if (in.now - in.started_at <= allowed) return {"backup", HealthStatus::ok, "no backup yet"};
+    return {"backup", HealthStatus::degraded, "no backup taken since start"};
+  }
+  const auto age = std::chrono::duration_cast<std::chrono::seconds>(in.now - *in.last_backup_at);
+  if (age > allowed)
+    return {"backup", HealthStatus::degraded, "last backup is " + config::format_duration(age) + " old"};
+  if (!in.last_backup_verified) return {"backup", HealthStatus::degraded, "last backup is not verified"};
+  return {"backup", HealthStatus::ok, "last backup " + config::format_duration(age) + " ago"};
+}
+
+HealthCheck check_disk(const HealthInputs& in) {
+  if (!in.backup_free_bytes) return {"disk", HealthStatus::ok, "backup volume not checked"};
+  // The next backup needs room for a full copy of the database.
+  if (*in.backup_free_bytes < in.database_bytes)
+    return {"disk", HealthStatus::degraded,
+            std::to_string(*in.backup_free_bytes) + " bytes free on the backup volume, the next backup needs " +
+                std::to_string(in.database_bytes)};
+  return {"disk", HealthStatus::ok, std::to_string(*in.backup_free_bytes) + " bytes free"};
+}
+
+}  // namespace
+
+HealthReport evaluate_health(const HealthInputs& in) {
+  HealthReport report;
+  report.checks = {check_schema(in), check_database(in), check_wal(in), check_backup(in), check_disk(in)};
+  for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
+  return report;
+}
+
+int nagios_exit_code(HealthStatus s) { return static_cast<int>(s); }
+
+}  // namespace sqlkeeper::core

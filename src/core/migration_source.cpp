@@ -1,0 +1,188 @@
+#include "sqlkeeper/core/migration_source.h"
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <sstream>
+
+#include "sqlkeeper/core/sha256.h"
+#include "sqlkeeper/error.h"
+
+namespace sqlkeeper::core {
+namespace {
+
+constexpr std::string_view kBreakpoint = "--> statement-breakpoint";
+constexpr std::string_view kDirectivePrefix = "-- sqlkeeper:";
+
+Error migration_error(const std::string& message) { return Error(ErrorCode::migration, message); }
+
+std::string read_file(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(ErrorCode::io, "cannot read migration " + path.string());
+  std::ostringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+int line_of(std::string_view text, std::size_t offset) {
+  return 1 + static_cast<int>(std::count(text.begin(), text.begin() + static_cast<std::ptrdiff_t>(offset), '\n'));
+}
+
+// Reads one file into a MigrationFile, checking what holds for both formats.
+MigrationFile read_migration(const std::filesystem::path& path, std::int64_t key, MigrationFormat format) {
+  MigrationFile file;
+  file.key = key;
+  file.name = path.filename().string();
+  file.path = path;
+  const std::string text = read_file(path);
+  if (const auto bad = find_invalid_utf8(text); bad != std::string::npos)
+    throw migration_error("migration " + path.string() + ": not valid UTF-8 at byte " + std::to_string(bad) +
+                          " (line " + std::to_string(line_of(text, bad)) + "); save it as UTF-8");
+  if (text.find('\0') != std::string::npos)
+    throw migration_error("migration " + path.string() + ": contains a NUL byte");
+  file.sha256 = sha256_hex(text);
+  file.directives = parse_directives(text, path.string());
+  file.statements = format == MigrationFormat::drizzle ? split_drizzle(text) : split_statements(text);
+  if (file.statements.empty())
+    throw migration_error("migration " + path.string() + ": empty (no SQL statement); delete it or add SQL");
+  return file;
+}
+
+MigrationSet load_plain(const std::filesystem::path& folder) {
+  static const std::regex name_re(R"(^([0-9]+)_([^/]+)\.sql$)");
+  MigrationSet set{MigrationFormat::plain, folder, {}};
+  std::map<std::int64_t, std::filesystem::path> by_version;
+  std::vector<std::filesystem::path> names;
+  for (const auto& entry : std::filesystem::directory_iterator(folder)) {
+    if (entry.path().extension() != ".sql") continue;
+    names.push_back(entry.path());
+  }
+  std::sort(names.begin(), names.end());
+  for (const auto& path : names) {
+    const auto name = path.filename().string();
+    std::smatch m;
+    if (!std::regex_match(name, m, name_re))
+      throw migration_error("migration " + path.string() +
+                            ": name must be NNNN_name.sql (a number, an underscore, a name)");
+    if (m[1].length() > 18) throw migration_error("migration " + path.string() + ": number too large");
+    const std::int64_t version = std::stoll(m[1].str());
+    if (auto [it, inserted] = by_version.emplace(version, path); !inserted)
+      throw migration_error("migrations " + it->second.filename().string() + " and " + name +
+                            " have the same number " + std::to_string(version));
+  }
+  for (const auto& [version, path] : by_version)
+    set.files.push_back(read_migration(path, version, MigrationFormat::plain));
+  return set;
+}
+
+MigrationSet load_drizzle(const std::filesystem::path& folder) {
+  const auto journal_path = folder / "meta" / "_journal.json";
+  MigrationSet set{MigrationFormat::drizzle, folder, {}};
+  nlohmann::json journal;
+  try {
+    journal = nlohmann::json::parse(read_file(journal_path));
+  } catch (const nlohmann::json::exception& e) {
+    throw migration_error("drizzle journal " + journal_path.string() + ": not valid JSON: " + e.what());
+  }
+  const auto where = "drizzle journal " + journal_path.string();
+  if (!journal.is_object() || !journal.contains("entries") || !journal["entries"].is_array())
+    throw migration_error(where + ": has no \"entries\" array");
+  if (journal.contains("dialect") && journal["dialect"] != "sqlite")
+    throw migration_error(where + ": dialect is " + journal["dialect"].dump() + ", sqlkeeper needs \"sqlite\"");
+  std::map<std::int64_t, std::string> seen_when;
+  std::int64_t previous_when = std::numeric_limits<std::int64_t>::min();
+  std::size_t index = 0;
+  for (const auto& entry : journal["entries"]) {
+    const auto entry_where = where + ": entry " + std::to_string(index++);
+    if (!entry.is_object() || !entry.contains("tag") || !entry["tag"].is_string() || !entry.contains("when") ||
+        !entry["when"].is_number_integer())
+      throw migration_error(entry_where + " needs a string \"tag\" and an integer \"when\"");
+    const auto tag = entry["tag"].get<std::string>();
+    const auto when = entry["when"].get<std::int64_t>();
+    if (tag.empty() || tag.find('/') != std::string::npos || tag.find("..") != std::string::npos)
+      throw migration_error(entry_where + ": tag \"" + tag + "\" is not a plain file name");
+    if (auto [it, inserted] = seen_when.emplace(when, tag); !inserted)
+      throw migration_error(where + ": entries " + it->second + " and " + tag + " have the same \"when\" " +
+                            std::to_string(when));
+    if (when < previous_when)
+      throw migration_error(where + ": entry " + tag + " has \"when\" " + std::to_string(when) +
+                            ", earlier than the entry before it");
+    previous_when = when;
+    const auto path = folder / (tag + ".sql");
+    if (!std::filesystem::is_regular_file(path))
+      throw migration_error(where + ": entry " + tag + " has no file " + path.string());
+    set.files.push_back(read_migration(path, when, MigrationFormat::drizzle));
+  }
+  return set;
+}
+
+}  // namespace
+
+const char* to_string(MigrationFormat f) { return f == MigrationFormat::drizzle ? "drizzle" : "plain"; }
+
+MigrationDirectives parse_directives(std::string_view text, const std::string& file) {
+  MigrationDirectives d;
+  std::size_t pos = 0;
+  int line = 0;
+  while (pos <= text.size()) {
+    ++line;
+    const auto nl = text.find('\n', pos);
+    auto l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
+    pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
+    while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
+    if (l.rfind(kDirectivePrefix, 0) != 0) continue;
+    std::istringstream words{std::string(l.substr(kDirectivePrefix.size()))};
+    for (std::string word; words >> word;) {
+      const auto eq = word.find('=');
+      const auto name = word.substr(0, eq);
+      if (name == "no-transaction") {
+        d.no_transaction = true;
+      } else if (name == "foreign-keys-off") {
+        d.foreign_keys_off = true;
+      } else if (name == "allow-row-loss") {
+        if (eq == std::string::npos) {
+          d.allow_row_loss_all = true;
+        } else {
+          std::istringstream tables(word.substr(eq + 1));
+          for (std::string t; std::getline(tables, t, ',');)
+            if (!t.empty()) d.allow_row_loss.insert(t);
+        }
+      } else {
+        throw migration_error("migration " + file + ":" + std::to_string(line) + ": unknown sqlkeeper directive '" +
+                              name + "' (known: no-transaction, foreign-keys-off, allow-row-loss[=t1,t2])");
+      }
+    }
+  }
+  return d;
+}
+
+std::vector<SqlStatement> split_drizzle(std::string_view text) {
+  // drizzle splits on the literal marker, not on SQL syntax; do the same, then
+  // let each chunk hold one or more complete statements.
+  std::vector<SqlStatement> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto at = text.find(kBreakpoint, start);
+    const auto chunk = text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start);
+    for (auto& s : split_statements(chunk, line_of(text, start))) out.push_back(std::move(s));
+    if (at == std::string_view::npos) break;
+    start = at + kBreakpoint.size();
+  }
+  return out;
+}
+
+MigrationSet load_migrations(const std::filesystem::path& folder) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(folder, ec))
+    throw migration_error("migrations folder " + folder.string() + " does not exist or is not a directory");
+  try {
+    if (std::filesystem::exists(folder / "meta" / "_journal.json")) return load_drizzle(folder);
+    return load_plain(folder);
+  } catch (const std::filesystem::filesystem_error& e) {
+    throw Error(ErrorCode::io, "reading migrations folder " + folder.string() + ": " + e.what());
+  }
+}
+
+}  // namespace sqlkeeper::core

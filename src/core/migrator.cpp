@@ -1,0 +1,306 @@
+#include "sqlkeeper/core/migrator.h"
+
+#include <fcntl.h>
+#include <spdlog/spdlog.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "sqlkeeper/core/database.h"
+#include "sqlkeeper/core/snapshot.h"
+#include "sqlkeeper/core/sql_text.h"
+#include "sqlkeeper/error.h"
+#include "sqlkeeper/fd.h"
+#include "sqlkeeper/sqlite/transaction.h"
+
+namespace sqlkeeper::core {
+namespace {
+
+// drizzle-orm's own statement, byte for byte, so both tools create the same table.
+constexpr const char* kDrizzleTable =
+    "CREATE TABLE IF NOT EXISTS \"__drizzle_migrations\" (\n\t\t\t\tid SERIAL PRIMARY KEY,\n\t\t\t\thash text NOT NULL,"
+    "\n\t\t\t\tcreated_at numeric\n\t\t\t)";
+constexpr const char* kPlainTable =
+    "CREATE TABLE IF NOT EXISTS sqlkeeper_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, "
+    "sha256 TEXT NOT NULL, applied_at INTEGER NOT NULL, duration_ms INTEGER NOT NULL)";
+
+std::int64_t unix_ms(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+bool table_exists(sqlite::Connection& db, const std::string& name) {
+  auto st = db.prepare("SELECT 1 FROM sqlite_schema WHERE type='table' AND name=?");
+  st.bind(1, name);
+  return st.step();
+}
+
+// Serialises migrators in this and other sqlkeeper processes. The lock is on the
+// database's directory, never on the database file: closing any descriptor of
+// the database file would drop SQLite's own POSIX locks in this process.
+class MigrationLock {
+ public:
+  explicit MigrationLock(const std::filesystem::path& database) {
+    auto dir = database.parent_path();
+    if (dir.empty()) dir = ".";
+    fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd_) throw system_error("open " + dir.string() + " to lock it for migration", errno);
+    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
+    if (errno != EWOULDBLOCK) throw system_error("lock " + dir.string() + " for migration", errno);
+    spdlog::info("another migrator is working on {}; waiting for it", database.string());
+    while (::flock(fd_.get(), LOCK_EX) != 0) {
+      if (errno != EINTR) throw system_error("lock " + dir.string() + " for migration", errno);
+    }
+  }
+
+ private:
+  Fd fd_;
+};
+
+enum class StatementKind { normal, foreign_keys_off, foreign_keys_on, needs_no_transaction, transaction_control };
+
+StatementKind classify(const std::string& sql) {
+  const auto w = leading_words(sql, 3);
+  if (w.empty()) return StatementKind::normal;
+  if (w[0] == "BEGIN" || w[0] == "COMMIT" || w[0] == "END" || w[0] == "ROLLBACK")
+    return StatementKind::transaction_control;
+  if (w[0] == "VACUUM" || w[0] == "ATTACH" || w[0] == "DETACH") return StatementKind::needs_no_transaction;
+  if (w[0] == "PRAGMA" && w.size() >= 2) {
+    if (w[1] == "JOURNAL_MODE" || w[1] == "LOCKING_MODE" || w[1] == "PAGE_SIZE" || w[1] == "AUTO_VACUUM")
+      return StatementKind::needs_no_transaction;
+    if (w[1] == "FOREIGN_KEYS" && w.size() == 3) {
+      if (w[2] == "OFF" || w[2] == "FALSE" || w[2] == "0" || w[2] == "NO") return StatementKind::foreign_keys_off;
+      return StatementKind::foreign_keys_on;
+    }
+  }
+  return StatementKind::normal;
+}
+
+std::string statement_where(const MigrationFile& file, std::size_t index) {
+  return "migration " + file.name + ", statement " + std::to_string(index + 1) + " (line " +
+         std::to_string(file.statements[index].line) + ")";
+}
+
+std::map<std::string, std::int64_t> row_counts(sqlite::Connection& db) {
+  std::map<std::string, std::int64_t> counts;
+  std::vector<std::string> tables;
+  auto st = db.prepare(
+      "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+      "AND sql NOT LIKE 'CREATE VIRTUAL%'");
+  while (st.step()) tables.push_back(st.column_text(0));
+  for (const auto& t : tables) counts[t] = db.query_int64("SELECT count(*) FROM " + quote_identifier(t)).value_or(0);
+  return counts;
+}
+
+std::map<std::string, std::int64_t> foreign_key_violations(sqlite::Connection& db) {
+  std::map<std::string, std::int64_t> per_table;
+  auto st = db.prepare("PRAGMA foreign_key_check");
+  while (st.step()) ++per_table[st.column_text(0) + " -> " + st.column_text(2)];
+  return per_table;
+}
+
+std::optional<AppliedRecord> find_record(sqlite::Connection& db, MigrationFormat format, std::int64_t key) {
+  for (auto& r : read_applied(db, format))
+    if (r.key == key) return r;
+  return std::nullopt;
+}
+
+void record_applied(sqlite::Connection& db, const MigrationSet& set, const MigrationFile& file, Env& env,
+                    std::chrono::milliseconds duration) {
+  if (set.format == MigrationFormat::drizzle) {
+    db.exec(kDrizzleTable);
+    auto st = db.prepare("INSERT INTO \"__drizzle_migrations\" (\"hash\", \"created_at\") VALUES (?, ?)");
+    st.bind(1, file.sha256).bind(2, file.key);
+    st.step();
+    return;
+  }
+  db.exec(kPlainTable);
+  auto st = db.prepare(
+      "INSERT INTO sqlkeeper_migrations (version, name, sha256, applied_at, duration_ms) VALUES (?, ?, ?, ?, ?)");
+  st.bind(1, file.key).bind(2, file.name).bind(3, file.sha256).bind(4, unix_ms(env.now())).bind(5, duration.count());
+  st.step();
+  const auto newest = db.query_int64("SELECT max(version) FROM sqlkeeper_migrations").value_or(0);
+  // user_version is a signed 32-bit header field; bigger numbers live only in the table.
+  if (newest <= INT32_MAX) db.exec("PRAGMA user_version=" + std::to_string(newest));
+}
+
+// Fails the migration when a table it did not declare lost rows.
+void check_row_loss(const MigrationFile& file, const std::map<std::string, std::int64_t>& before,
+                    const std::map<std::string, std::int64_t>& after, AppliedMigration& result) {
+  std::string lost;
+  for (const auto& [table, count] : before) {
+    const auto it = after.find(table);
+    const std::int64_t now = it == after.end() ? -1 : it->second;
+    if (now != count) result.row_changes[table] = {count, now};
+    const bool lost_rows = now < count && count > 0;
+    if (!lost_rows || file.directives.allow_row_loss_all || file.directives.allow_row_loss.count(table)) continue;
+    lost += (lost.empty() ? "" : ", ") + table + " " + std::to_string(count) + " -> " +
+            (now < 0 ? std::string("dropped") : std::to_string(now));
+  }
+  for (const auto& [table, count] : after)
+    if (!before.count(table) && count != 0) result.row_changes[table] = {0, count};
+  if (!lost.empty())
+    throw Error(ErrorCode::migration, "migration " + file.name + " would lose rows (" + lost +
+                                          "); rolled back. If that is intended, add the line "
+                                          "`-- sqlkeeper: allow-row-loss=<table>` to the file");
+}
+
+AppliedMigration apply_one(sqlite::Connection& db, const MigrationSet& set, const MigrationFile& file, Env& env) {
+  AppliedMigration result{file.name, {}, {}, 0, false};
+  bool wants_fk_off = file.directives.foreign_keys_off;
+  for (std::size_t i = 0; i < file.statements.size(); ++i) {
+    switch (classify(file.statements[i].sql)) {
+      case StatementKind::transaction_control:
+        throw Error(ErrorCode::migration, statement_where(file, i) +
+                                              ": sqlkeeper runs each migration in its own transaction; remove "
+                                              "BEGIN/COMMIT/ROLLBACK from the file");
+      case StatementKind::needs_no_transaction:
+        if (!file.directives.no_transaction)
+          throw Error(ErrorCode::migration, statement_where(file, i) +
+                                                ": cannot run inside a transaction; if the migration must run "
+                                                "without one, add the line `-- sqlkeeper: no-transaction`");
+        break;
+      case StatementKind::foreign_keys_off: wants_fk_off = true; break;
+      default: break;
+    }
+  }
+  const auto started = std::chrono::steady_clock::now();
+  const auto run_statements = [&] {
+    for (std::size_t i = 0; i < file.statements.size(); ++i) {
+      const auto kind = classify(file.statements[i].sql);
+      // Inside a transaction these pragmas are silent no-ops; sqlkeeper sets
+      // foreign_keys itself, outside the transaction.
+      if (kind == StatementKind::foreign_keys_off || kind == StatementKind::foreign_keys_on) continue;
+      try {
+        db.exec(file.statements[i].sql);
+      } catch (const Error& e) {
+        throw Error(ErrorCode::migration,
+                    statement_where(file, i) + ": " + sqlite3_errstr(e.sqlite_code()) + ": " + db.errmsg(),
+                    e.sqlite_code());
+      }
+    }
+  };
+  if (file.directives.no_transaction) {
+    // Documented: such a migration is not atomic; its row is written only after
+    // every statement succeeded.
+    run_statements();
+    sqlite::Transaction tx(db, sqlite::Transaction::Mode::immediate);
+    record_applied(db, set, file, env,
+                   std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started));
+    tx.commit();
+    return result;
+  }
+
+  if (wants_fk_off) db.exec("PRAGMA foreign_keys=OFF");
+  struct RestoreForeignKeys {
+    sqlite::Connection& db;
+    bool active;
+    ~RestoreForeignKeys() {
+      if (active) sqlite3_exec(db.handle(), "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
+    }
+  } restore{db, wants_fk_off};
+
+  sqlite::Transaction tx(db, sqlite::Transaction::Mode::immediate);
+  // Another migrator (drizzle-kit, say) may have applied it since we planned.
+  if (find_record(db, set.format, file.key)) {
+    result.skipped = true;
+    return result;
+  }
+  const auto counts_before = row_counts(db);
+  const auto violations_before = wants_fk_off ? foreign_key_violations(db) : std::map<std::string, std::int64_t>{};
+  run_statements();
+  if (wants_fk_off) {
+    std::string added;
+    for (const auto& [key, count] : foreign_key_violations(db)) {
+      const auto it = violations_before.find(key);
+      const auto old = it == violations_before.end() ? 0 : it->second;
+      result.foreign_key_violations += count - old;
+      if (count > old) added += (added.empty() ? "" : ", ") + key + ": " + std::to_string(count - old);
+    }
+    if (!added.empty())
+      throw Error(ErrorCode::migration,
+                  "migration " + file.name + " leaves foreign key violations (" + added + "); rolled back");
+  }
+  check_row_loss(file, counts_before, row_counts(db), result);
+  result.duration =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  record_applied(db, set, file, env, result.duration);
+  tx.commit();
+  return result;
+}
+
+bool database_is_empty(sqlite::Connection& db) {
+  return db.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) == 0;
+}
+
+MigrateReport apply_plan(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options,
+                         bool take_backup) {
+  MigrateReport report;
+  const auto plan = plan_migrations(set, read_applied(db, set.format), options.allow_out_of_order);
+  if (!plan.problems.empty()) {
+    std::string all;
+    for (const auto& p : plan.problems) all += (all.empty() ? "" : "\n  ") + p;
+    throw Error(ErrorCode::migration, "refusing to migrate " + db.path().string() + ":\n  " + all);
+  }
+  if (plan.to_apply.empty()) return report;
+  if (take_backup && options.backup_dir && !database_is_empty(db)) {
+    const auto snap = write_snapshot(db, *options.backup_dir, db.path().stem().string(), "pre-migration", *options.env);
+    spdlog::info("pre-migration backup {} ({} bytes, sha256 {})", snap.file.string(), snap.size, snap.sha256);
+    report.backup = snap.file;
+  }
+  for (const auto index : plan.to_apply) {
+    const auto& file = set.files[index];
+    if (options.on_start) options.on_start(file.name);
+    report.applied.push_back(apply_one(db, set, file, *options.env));
+  }
+  return report;
+}
+
+}  // namespace
+
+std::vector<AppliedRecord> read_applied(sqlite::Connection& db, MigrationFormat format) {
+  std::vector<AppliedRecord> records;
+  if (format == MigrationFormat::drizzle) {
+    if (!table_exists(db, "__drizzle_migrations")) return records;
+    auto st = db.prepare(
+        "SELECT hash, CAST(created_at AS INTEGER) FROM \"__drizzle_migrations\" WHERE created_at IS NOT NULL "
+        "ORDER BY created_at");
+    while (st.step()) records.push_back({st.column_int64(1), st.column_text(0), "", 0, 0});
+    return records;
+  }
+  if (!table_exists(db, "sqlkeeper_migrations")) return records;
+  auto st = db.prepare("SELECT version, sha256, name, applied_at, duration_ms FROM sqlkeeper_migrations ORDER BY version");
+  while (st.step())
+    records.push_back({st.column_int64(0), st.column_text(1), st.column_text(2), st.column_int64(3), st.column_int64(4)});
+  return records;
+}
+
+MigrateReport migrate_up(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options) {
+  MigrationLock lock(db.path());
+  return apply_plan(db, set, options, true);
+}
+
+MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options) {
+  MigrationLock lock(db.path());
+  const char* tmpdir = std::getenv("TMPDIR");
+  std::string templ = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/sqlkeeper-dry-run-XXXXXX";
+  Fd fd(::mkstemp(templ.data()));
+  if (!fd) throw system_error("create scratch file for dry run in " + templ, errno);
+  const std::filesystem::path scratch = templ;
+  struct Remove {
+    std::filesystem::path p;
+    ~Remove() {
+      std::error_code ec;
+      std::filesystem::remove(p, ec);
+      std::filesystem::remove(p.string() + "-journal", ec);
+      std::filesystem::remove(p.string() + "-wal", ec);
+      std::filesystem::remove(p.string() + "-shm", ec);
+    }
+  } remove{scratch};
+  copy_database(db, scratch);
+  sqlite::Connection copy(scratch, SQLITE_OPEN_READWRITE, std::chrono::milliseconds(0));
+  apply_connection_pragmas(copy);
+  return apply_plan(copy, set, options, false);
+}
+
+}  // namespace sqlkeeper::core

@@ -1,0 +1,175 @@
+#include "sqlkeeper/daemon/state.h"
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "sqlkeeper/config/units.h"
+
+namespace sqlkeeper::daemon {
+namespace {
+
+using nlohmann::json;
+
+std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
+}
+
+std::string iso8601(std::chrono::system_clock::time_point t) {
+  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
+  std::tm tm{};
+  gmtime_r(&tt, &tm);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  return buf;
+}
+
+json checks_json(const std::vector<core::HealthCheck>& checks) {
+  json out = json::object();
+  for (const auto& c : checks) out[c.name] = {{"status", core::to_string(c.status)}, {"detail", c.detail}};
+  return out;
+}
+
+HttpResponse health(const DaemonState& state, std::chrono::system_clock::time_point now) {
+  const auto report = core::evaluate_health(health_inputs(state, now));
+  json body = {{"status", core::to_string(report.status)}};
+  const auto failing = report.failing_checks();
+  if (!failing.empty()) body["checks"] = checks_json(failing);
+  return {report.status == core::HealthStatus::failing ? 503u : 200u, "application/json", body.dump() + "\n"};
+}
+
+HttpResponse ready(const DaemonState& state) {
+  const bool is_ready = state.phase == core::Phase::ready;
+  json body = {{"status", is_ready ? "ready" : "not ready"}, {"phase", core::to_string(state.phase)}};
+  if (!state.phase_detail.empty()) body["detail"] = state.phase_detail;
+  return {is_ready ? 200u : 503u, "application/json", body.dump() + "\n"};
+}
+
+HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_point now) {
+  const auto report = core::evaluate_health(health_inputs(state, now));
+  json backup = nullptr;
+  if (state.last_backup)
+    backup = {{"file", state.last_backup->file},
+              {"time", iso8601(state.last_backup->at)},
+              {"size_bytes", state.last_backup->size},
+              {"verified", state.last_backup->verified}};
+  json body = {
+      {"version", SQLKEEPER_VERSION},
+      {"sqlite_version", state.sqlite_version},
+      {"phase", core::to_string(state.phase)},
+      {"status", core::to_string(report.status)},
+      {"checks", checks_json(report.checks)},
+      {"started_at", iso8601(state.started_at)},
+      {"uptime_seconds", unix_seconds(now) - unix_seconds(state.started_at)},
+      {"database", {{"path", state.database}, {"size_bytes", state.sizes.database}, {"wal_bytes", state.sizes.wal},
+                    {"wal_max_bytes", state.wal_max_bytes}, {"answering", state.database_answered}}},
+      {"schema", {{"format", state.schema.format}, {"folder", state.schema.folder}, {"version", state.schema.version},
+                  {"applied", state.schema.applied}, {"applied_this_start", state.schema.applied_this_start},
+                  {"migration_ms", state.schema.migration_time.count()}}},
+      {"backups", {{"dir", state.backup_dir}, {"count", state.backup_count}, {"last", backup},
+                   {"free_bytes", state.backup_free_bytes ? json(*state.backup_free_bytes) : json(nullptr)}}},
+      {"worker", state.worker_job.empty() ? json(nullptr) : json(state.worker_job)},
+  };
+  if (!state.phase_detail.empty()) body["detail"] = state.phase_detail;
+  return {200, "application/json", body.dump(2) + "\n"};
+}
+
+void metric(std::ostringstream& out, const char* name, const char* type, const char* help, const std::string& value,
+            const std::string& labels = "") {
+  out << "# HELP " << name << ' ' << help << "\n# TYPE " << name << ' ' << type << '\n'
+      << name << labels << ' ' << value << '\n';
+}
+
+HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_point now) {
+  const auto report = core::evaluate_health(health_inputs(state, now));
+  std::ostringstream out;
+  metric(out, "sqlkeeper_build_info", "gauge", "Version of sqlkeeper and of the linked SQLite.", "1",
+         "{version=\"" SQLKEEPER_VERSION "\",sqlite_version=\"" + state.sqlite_version + "\"}");
+  metric(out, "sqlkeeper_start_time_seconds", "gauge", "Start time of the daemon since the Unix epoch.",
+         std::to_string(unix_seconds(state.started_at)));
+  metric(out, "sqlkeeper_ready", "gauge", "1 once the database is open and migrated.",
+         state.phase == core::Phase::ready ? "1" : "0");
+  out << "# HELP sqlkeeper_health_status Current health verdict (1 for the current status).\n"
+         "# TYPE sqlkeeper_health_status gauge\n";
+  for (auto s : {core::HealthStatus::ok, core::HealthStatus::degraded, core::HealthStatus::failing})
+    out << "sqlkeeper_health_status{status=\"" << core::to_string(s) << "\"} " << (report.status == s ? 1 : 0) << '\n';
+  metric(out, "sqlkeeper_database_up", "gauge", "1 when the last liveness query on the database answered.",
+         state.database_answered ? "1" : "0");
+  metric(out, "sqlkeeper_database_size_bytes", "gauge", "Size of the database file.",
+         std::to_string(state.sizes.database));
+  metric(out, "sqlkeeper_wal_size_bytes", "gauge", "Size of the database's WAL file.", std::to_string(state.sizes.wal));
+  metric(out, "sqlkeeper_wal_max_bytes", "gauge", "WAL size above which health is degraded.",
+         std::to_string(state.wal_max_bytes));
+  metric(out, "sqlkeeper_schema_version", "gauge", "Newest applied migration's number (or drizzle timestamp).",
+         std::to_string(state.schema.version));
+  metric(out, "sqlkeeper_migrations_applied", "gauge", "Migrations recorded as applied.",
+         std::to_string(state.schema.applied.size()));
+  metric(out, "sqlkeeper_backups", "gauge", "Finished backups in the backup directory.",
+         std::to_string(state.backup_count));
+  if (state.last_backup)
+    metric(out, "sqlkeeper_last_backup_timestamp_seconds", "gauge", "Time of the newest finished backup.",
+           std::to_string(unix_seconds(state.last_backup->at)));
+  if (state.backup_free_bytes)
+    metric(out, "sqlkeeper_backup_free_bytes", "gauge", "Free space on the backup volume.",
+           std::to_string(*state.backup_free_bytes));
+  metric(out, "sqlkeeper_watchdog_pings_total", "counter", "Watchdog pings sent to systemd.",
+         std::to_string(state.watchdog_pings));
+  metric(out, "sqlkeeper_http_requests_total", "counter", "Requests answered on the health socket.",
+         std::to_string(state.http_requests));
+  return {200, "text/plain; version=0.0.4; charset=utf-8", out.str()};
+}
+
+}  // namespace
+
+core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_clock::time_point now) {
+  core::HealthInputs in;
+  in.phase = state.phase;
+  in.now = now;
+  in.started_at = state.started_at;
+  in.database_answered = state.database_answered;
+  in.database_error = state.database_error;
+  in.wal_bytes = state.sizes.wal;
+  in.wal_max_bytes = state.wal_max_bytes;
+  if (state.last_backup) {
+    in.last_backup_at = state.last_backup->at;
+    in.last_backup_verified = state.last_backup->verified;
+  }
+  in.backup_free_bytes = state.backup_free_bytes;
+  in.database_bytes = state.sizes.database;
+  return in;
+}
+
+HttpResponse route(const HttpRequest& request, const DaemonState& state, std::chrono::system_clock::time_point now) {
+  const auto target = request.target.substr(0, request.target.find('?'));
+  const bool known = target == "/health" || target == "/health/live" || target == "/health/ready" ||
+                     target == "/status" || target == "/metrics";
+  if (!known) return {404, "application/json", "{\"error\":\"no such endpoint\"}\n"};
+  if (request.method != "GET" && request.method != "HEAD")
+    return {405, "application/json", "{\"error\":\"method not allowed, use GET\"}\n"};
+  if (target == "/health") return health(state, now);
+  if (target == "/health/live") return {200, "application/json", "{\"status\":\"alive\"}\n"};
+  if (target == "/health/ready") return ready(state);
+  if (target == "/status") return status(state, now);
+  return metrics(state, now);
+}
+
+std::string status_line(const DaemonState& state, std::chrono::system_clock::time_point now) {
+  using config::format_size;
+  std::string line;
+  switch (state.phase) {
+    case core::Phase::starting: return "starting";
+    case core::Phase::migrating: return "migrating: " + state.phase_detail;
+    case core::Phase::failed: return "failed: " + state.phase_detail;
+    case core::Phase::stopping: return "stopping";
+    case core::Phase::ready: break;
+  }
+  const auto report = core::evaluate_health(health_inputs(state, now));
+  line = std::string(core::to_string(report.status)) + "; db " + std::to_string(state.sizes.database / 1024) +
+         " KiB, WAL " + std::to_string(state.sizes.wal / 1024) + " KiB; schema " + std::to_string(state.schema.version);
+  if (state.last_backup)
+    line += "; last backup " + iso8601(state.last_backup->at);
+  else
+    line += "; no backup yet";
+  return line;
+}
+
+}  // namespace sqlkeeper::daemon

@@ -1,0 +1,72 @@
+#include "sqlkeeper/env.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+
+#include "sqlkeeper/error.h"
+#include "sqlkeeper/fd.h"
+
+namespace sqlkeeper {
+
+void Env::fsync_file(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) throw system_error("open " + path.string() + " to fsync", errno);
+  if (::fsync(fd.get()) != 0) throw system_error("fsync " + path.string(), errno);
+}
+
+void Env::fsync_dir(const std::filesystem::path& dir) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!fd) throw system_error("open directory " + dir.string() + " to fsync", errno);
+  if (::fsync(fd.get()) != 0) throw system_error("fsync directory " + dir.string(), errno);
+}
+
+void Env::rename(const std::filesystem::path& from, const std::filesystem::path& to) {
+  if (::rename(from.c_str(), to.c_str()) != 0)
+    throw system_error("rename " + from.string() + " to " + to.string(), errno);
+}
+
+void Env::write_file_atomic(const std::filesystem::path& path, const std::string& data,
+                            unsigned mode) {
+  const auto tmp = std::filesystem::path(path.string() + ".tmp");
+  {
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    if (!fd) throw system_error("create " + tmp.string(), errno);
+    std::size_t done = 0;
+    while (done < data.size()) {
+      const auto n = ::write(fd.get(), data.data() + done, data.size() - done);
+      if (n < 0) {
+        if (errno == EINTR) continue;
+        const int err = errno;
+        ::unlink(tmp.c_str());
+        throw system_error("write " + tmp.string(), err);
+      }
+      done += static_cast<std::size_t>(n);
+    }
+  }
+  try {
+    fsync_file(tmp);
+    rename(tmp, path);
+  } catch (...) {
+    ::unlink(tmp.c_str());
+    throw;
+  }
+  fsync_dir(path.parent_path().empty() ? "." : path.parent_path());
+}
+
+std::uint64_t Env::free_bytes(const std::filesystem::path& path) const {
+  struct statvfs st {};
+  if (::statvfs(path.c_str(), &st) != 0) throw system_error("statvfs " + path.string(), errno);
+  return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
+}
+
+Env& Env::real() {
+  static Env env;
+  return env;
+}
+
+}  // namespace sqlkeeper

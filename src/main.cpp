@@ -1,0 +1,3 @@
+#include "sqlkeeper/cli/cli.h"
+
+int main(int argc, char** argv) { return sqlkeeper::cli::main(argc, argv); }
