@@ -58,12 +58,16 @@ std::optional<Duration> parse_duration(std::string_view text) {
   auto s = trim(text);
   if (s.empty()) return std::nullopt;
   std::uint64_t total = 0;
+  bool first = true;
   while (!s.empty()) {
     auto number = take_number(s);
     if (!number) return std::nullopt;
     s = trim(s);
     const auto unit = lower(take_unit(s));
     s = trim(s);
+    // A bare number means seconds only when it is the whole value.
+    if (unit.empty() && !(first && s.empty())) return std::nullopt;
+    first = false;
     std::uint64_t factor = 0;
     for (const auto& [name, ms] : units)
       if (name == unit) factor = ms;

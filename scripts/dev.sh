@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The quick start and CI entry point.
+#   scripts/dev.sh run    install what is missing, build, run the daemon on ./local
+#   scripts/dev.sh test   install what is missing, build (warnings as errors) and run
+#                         every test, then again under ASan+UBSan
+#   scripts/dev.sh build  install what is missing and build only
+set -euo pipefail
+
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+jobs=$(nproc)
+
+build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-program-options1.81-dev
+  libsqlite3-dev libspdlog-dev libsystemd-dev nlohmann-json3-dev libssl-dev libgtest-dev)
+test_packages=(python3 python3-pytest sqlite3 curl prometheus make)
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# Installs the Debian packages that are not installed yet, from the machine's own apt sources.
+ensure_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "installing: ${missing[*]}" >&2
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+}
+
+ensure_node() {
+  command -v node >/dev/null && command -v npm >/dev/null && return 0
+  ensure_packages nodejs npm libnode-dev
+}
+
+# build DIR [cmake args...]
+build() {
+  local dir=$1; shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+}
+
+case "${1:-}" in
+  build)
+    ensure_packages "${build_packages[@]}"
+    build build
+    ;;
+  run)
+    ensure_packages "${build_packages[@]}"
+    build build
+    mkdir -p local
+    echo "sqlkeeper: database local/app.db, backups local/backups, socket local/sqlkeeper.sock" >&2
+    echo "try: curl --unix-socket local/sqlkeeper.sock http://localhost/health" >&2
+    exec build/sqlkeeper run --database local/app.db --backup-dir local/backups \
+      --socket local/sqlkeeper.sock --migrations migrations "${@:2}"
+    ;;
+  test)
+    ensure_packages "${build_packages[@]}" "${test_packages[@]}"
+    ensure_node
+    # The drizzle interop tests find drizzle-orm and better-sqlite3 through this.
+    SK_TEST_NODE_MODULES=$(bash tests/interop/setup.sh | tail -n 1)
+    export SK_TEST_NODE_MODULES
+    build build -DSQLKEEPER_WERROR=ON
+    (cd build && ctest --output-on-failure -j "$jobs")
+    build build-sanitize -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
+    (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+      ctest --output-on-failure -j "$jobs")
+    ;;
+  *)
+    echo "usage: scripts/dev.sh run|test|build" >&2
+    exit 64
+    ;;
+esac

@@ -1,0 +1,104 @@
+#include "sqlkeeper/core/health.h"
+
+#include <gtest/gtest.h>
+
+namespace sqlkeeper::core {
+namespace {
+
+using namespace std::chrono_literals;
+
+HealthInputs healthy() {
+  HealthInputs in;
+  in.phase = Phase::ready;
+  in.started_at = std::chrono::system_clock::time_point(std::chrono::hours(24 * 365 * 50));
+  in.now = in.started_at + 1h;
+  in.database_answered = true;
+  in.wal_bytes = 1000;
+  in.wal_max_bytes = 64 << 20;
+  in.backup_free_bytes = 1ULL << 30;
+  in.database_bytes = 1 << 20;
+  return in;
+}
+
+const HealthCheck& check(const HealthReport& r, const std::string& name) {
+  for (const auto& c : r.checks)
+    if (c.name == name) return c;
+  throw std::runtime_error("no check " + name);
+}
+
+TEST(EvaluateHealth, AllGoodIsOk) {
+  const auto r = evaluate_health(healthy());
+  EXPECT_EQ(r.status, HealthStatus::ok);
+  EXPECT_TRUE(r.failing_checks().empty());
+}
+
+TEST(EvaluateHealth, NotReadyIsFailing) {
+  for (auto phase : {Phase::starting, Phase::migrating, Phase::failed, Phase::stopping}) {
+    auto in = healthy();
+    in.phase = phase;
+    const auto r = evaluate_health(in);
+    EXPECT_EQ(r.status, HealthStatus::failing) << to_string(phase);
+    EXPECT_EQ(check(r, "schema").status, HealthStatus::failing);
+  }
+}
+
+TEST(EvaluateHealth, DatabaseNotAnsweringIsFailing) {
+  auto in = healthy();
+  in.database_answered = false;
+  in.database_error = "database is locked";
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::failing);
+  EXPECT_NE(check(r, "database").detail.find("database is locked"), std::string::npos);
+}
+
+TEST(EvaluateHealth, LargeWalIsDegraded) {
+  auto in = healthy();
+  in.wal_bytes = in.wal_max_bytes + 1;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::degraded);
+  in.wal_bytes = in.wal_max_bytes;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+}
+
+TEST(EvaluateHealth, BackupAgeAndVerification) {
+  auto in = healthy();
+  // No backup within the first interval plus slack after start is fine...
+  in.now = in.started_at + 26h;
+  EXPECT_EQ(check(evaluate_health(in), "backup").status, HealthStatus::ok);
+  // ...but not after it.
+  in.now = in.started_at + 26h + 1s;
+  EXPECT_EQ(check(evaluate_health(in), "backup").status, HealthStatus::degraded);
+
+  in.last_backup_at = in.now - 1h;
+  in.last_backup_verified = true;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+  in.last_backup_verified = false;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::degraded);
+  in.last_backup_verified = true;
+  in.last_backup_at = in.now - 27h;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::degraded);
+}
+
+TEST(EvaluateHealth, LowDiskIsDegraded) {
+  auto in = healthy();
+  in.backup_free_bytes = in.database_bytes - 1;
+  EXPECT_EQ(check(evaluate_health(in), "disk").status, HealthStatus::degraded);
+  in.backup_free_bytes.reset();
+  EXPECT_EQ(check(evaluate_health(in), "disk").status, HealthStatus::ok);
+}
+
+TEST(EvaluateHealth, WorstCheckWins) {
+  auto in = healthy();
+  in.wal_bytes = in.wal_max_bytes * 2;
+  in.database_answered = false;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::failing);
+  EXPECT_EQ(evaluate_health(in).failing_checks().size(), 2u);
+}
+
+TEST(NagiosExitCode, FollowsPluginConvention) {
+  EXPECT_EQ(nagios_exit_code(HealthStatus::ok), 0);
+  EXPECT_EQ(nagios_exit_code(HealthStatus::degraded), 1);
+  EXPECT_EQ(nagios_exit_code(HealthStatus::failing), 2);
+}
+
+}  // namespace
+}  // namespace sqlkeeper::core

@@ -1,0 +1,93 @@
+#include "sqlkeeper/daemon/state.h"
+
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+
+namespace sqlkeeper::daemon {
+namespace {
+
+DaemonState ready_state() {
+  DaemonState s;
+  s.phase = core::Phase::ready;
+  s.started_at = std::chrono::system_clock::now();
+  s.database = "/var/lib/sqlkeeper/app.db";
+  s.sqlite_version = "3.40.1";
+  s.database_answered = true;
+  s.wal_max_bytes = 1 << 20;
+  s.schema.format = "plain";
+  s.schema.version = 2;
+  s.schema.applied = {"0001_a.sql", "0002_b.sql"};
+  return s;
+}
+
+HttpResponse get(const DaemonState& s, const std::string& target, const std::string& method = "GET") {
+  return route(HttpRequest{method, target, 0, 0}, s, s.started_at + std::chrono::minutes(1));
+}
+
+TEST(Route, HealthOkAndFailing) {
+  auto s = ready_state();
+  auto r = get(s, "/health");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(nlohmann::json::parse(r.body), nlohmann::json({{"status", "ok"}}));
+  s.database_answered = false;
+  s.database_error = "database is locked";
+  r = get(s, "/health");
+  EXPECT_EQ(r.status, 503u);
+  const auto body = nlohmann::json::parse(r.body);
+  EXPECT_EQ(body["status"], "failing");
+  EXPECT_EQ(body["checks"]["database"]["status"], "failing");
+}
+
+TEST(Route, DegradedIsStill200) {
+  auto s = ready_state();
+  s.sizes.wal = 2 << 20;
+  const auto r = get(s, "/health");
+  EXPECT_EQ(r.status, 200u);
+  EXPECT_EQ(nlohmann::json::parse(r.body)["status"], "degraded");
+}
+
+TEST(Route, ReadyOnlyWhenMigrated) {
+  auto s = ready_state();
+  EXPECT_EQ(get(s, "/health/ready").status, 200u);
+  s.phase = core::Phase::migrating;
+  EXPECT_EQ(get(s, "/health/ready").status, 503u);
+  EXPECT_EQ(get(s, "/health/live").status, 200u);
+}
+
+TEST(Route, StatusCarriesTheFacts) {
+  const auto body = nlohmann::json::parse(get(ready_state(), "/status").body);
+  EXPECT_EQ(body["sqlite_version"], "3.40.1");
+  EXPECT_EQ(body["schema"]["version"], 2);
+  EXPECT_EQ(body["schema"]["applied"].size(), 2u);
+  EXPECT_EQ(body["database"]["path"], "/var/lib/sqlkeeper/app.db");
+  EXPECT_EQ(body["uptime_seconds"], 60);
+}
+
+TEST(Route, MetricsAreTextWithHelpAndType) {
+  const auto r = get(ready_state(), "/metrics");
+  EXPECT_EQ(r.content_type.rfind("text/plain", 0), 0u);
+  EXPECT_NE(r.body.find("# TYPE sqlkeeper_ready gauge\nsqlkeeper_ready 1\n"), std::string::npos);
+  EXPECT_NE(r.body.find("sqlkeeper_health_status{status=\"ok\"} 1"), std::string::npos);
+}
+
+TEST(Route, UnknownPathsAndMethods) {
+  EXPECT_EQ(get(ready_state(), "/nope").status, 404u);
+  EXPECT_EQ(get(ready_state(), "/health", "POST").status, 405u);
+  EXPECT_EQ(get(ready_state(), "/health?verbose=1").status, 200u);
+}
+
+TEST(StatusLine, ShortAndUseful) {
+  auto s = ready_state();
+  s.sizes.database = 4096 * 10;
+  const auto line = status_line(s, s.started_at);
+  EXPECT_NE(line.find("ok"), std::string::npos);
+  EXPECT_NE(line.find("schema 2"), std::string::npos);
+  EXPECT_NE(line.find("no backup yet"), std::string::npos);
+  s.phase = core::Phase::migrating;
+  s.phase_detail = "0003_x.sql";
+  EXPECT_EQ(status_line(s, s.started_at), "migrating: 0003_x.sql");
+}
+
+}  // namespace
+}  // namespace sqlkeeper::daemon
