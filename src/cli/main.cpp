@@ -57,8 +57,8 @@ const std::vector<Command>& commands() {
       {"health", "health", "ask the running daemon; exit 0 ok, 1 degraded, 2 failing, 3 unreachable",
        health_options, health_command},
       {"status", "status [--json]", "the running daemon's status", health_options, status_command},
-      {"check-config", "check-config", "validate the configuration and print the effective values", no_options,
-       check_config_command},
+      {"check-config", "check-config [--sample]", "validate the configuration and print the effective values",
+       check_config_options, check_config_command},
   };
   return table;
 }

@@ -301,6 +301,20 @@ std::string describe(const Settings& settings) {
   return out.str();
 }
 
+std::string sample_file() {
+  std::ostringstream out;
+  out << "# sqlkeeper configuration (INI). Every option is shown at its default, commented out.\n"
+         "# Precedence: built-in defaults < this file < SQLKEEPER_<OPTION> environment variables\n"
+         "# < command-line flags. `sqlkeeper check-config --config FILE` validates a file and\n"
+         "# prints the effective values with their sources. Durations: 90s, 5min, 1h30min, 30d.\n"
+         "# Sizes: 64MiB, 1GB. Modes: octal, 0660.\n";
+  for (const auto& spec : option_table()) {
+    out << "\n# " << spec.help << (spec.live ? "" : " (restart to change)") << "\n#" << spec.name << " = "
+        << spec.default_value << "\n";
+  }
+  return out.str();
+}
+
 std::vector<std::string> changes_needing_restart(const Settings& before, const Settings& after) {
   std::vector<std::string> names;
   for (const auto& spec : option_table()) {

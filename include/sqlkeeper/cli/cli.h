@@ -45,6 +45,7 @@ int migrate_command(const Invocation&);
 boost::program_options::options_description health_options();
 int health_command(const Invocation&);
 int status_command(const Invocation&);
+boost::program_options::options_description check_config_options();
 int check_config_command(const Invocation&);
 
 }  // namespace sqlkeeper::cli

@@ -82,6 +82,9 @@ void read_config_file(const std::filesystem::path& file, Settings& into);
 // Lines for `check-config`: "name = value    # source".
 std::string describe(const Settings& settings);
 
+// A commented configuration file with every option at its default (etc/sqlkeeper.conf).
+std::string sample_file();
+
 // Which of the options that differ between two configs need a restart.
 std::vector<std::string> changes_needing_restart(const Settings& before, const Settings& after);
 

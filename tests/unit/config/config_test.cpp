@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "sqlkeeper/error.h"
 
@@ -134,6 +135,30 @@ TEST(Describe, ListsEveryOptionWithItsSource) {
   EXPECT_NE(text.find("database = /tmp/x.db"), std::string::npos);
   EXPECT_NE(text.find("# --database"), std::string::npos);
   for (const auto& spec : option_table()) EXPECT_NE(text.find(std::string(spec.name) + " ="), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sqlkeeper::config
+
+namespace sqlkeeper::config {
+namespace {
+
+TEST(SampleFile, CommittedSampleMatchesTheOptionTable) {
+  std::ifstream in(std::filesystem::path(SQLKEEPER_SOURCE_DIR) / "etc" / "sqlkeeper.conf");
+  const std::string committed((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(committed, sample_file()) << "regenerate with: sqlkeeper check-config --sample > etc/sqlkeeper.conf";
+}
+
+TEST(SampleFile, UncommentedSampleLoadsToTheDefaults) {
+  std::string text = sample_file();
+  std::string uncommented;
+  std::istringstream lines(text);
+  for (std::string line; std::getline(lines, line);)
+    uncommented += (line.rfind("#", 0) == 0 && line.find(" = ") != std::string::npos ? line.substr(1) : line) + "\n";
+  TempFile file(uncommented);
+  const auto loaded = load({}, file.path(), {});
+  EXPECT_EQ(loaded.config.database, load({}, std::nullopt, {}).config.database);
+  EXPECT_EQ(loaded.settings.at("retention-days").source.rfind(file.path().string(), 0), 0u);
 }
 
 }  // namespace
