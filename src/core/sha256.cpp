@@ -32,7 +32,7 @@ std::string finish(EVP_MD_CTX* ctx) {
   if (EVP_DigestFinal_ex(ctx, digest.data(), &len) != 1) throw Error(ErrorCode::internal, "SHA-256 failed");
   static const char* const hex = "0123456789abcdef";
   std::string out;
-  out.reserve(len * 2);
+  out.reserve(std::size_t{len} * 2);
   for (unsigned i = 0; i < len; ++i) {
     out += hex[digest[i] >> 4];
     out += hex[digest[i] & 0xf];
