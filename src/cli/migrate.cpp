@@ -110,15 +110,23 @@ int migrate_new(const config::Config& c, const std::string& name) {
     throw Error(ErrorCode::config, "migration name '" + name + "' may hold only letters, digits and '_'");
   std::error_code ec;
   std::filesystem::create_directories(c.migrations, ec);
-  const auto set = core::load_migrations(c.migrations);
-  if (set.format == core::MigrationFormat::drizzle)
+  if (std::filesystem::exists(c.migrations / "meta" / "_journal.json"))
     throw Error(ErrorCode::migration, c.migrations.string() + " is a drizzle-kit folder; create migrations with "
                                       "`drizzle-kit generate` there");
+  // Only the names matter here: the files' contents are checked by status/up, and
+  // the previous `new` (still just a comment header) must not block the next one.
+  // Keep the width of the newest file's number (001_ -> 3 digits); 4 in a new folder.
+  static const std::regex numbered(R"(^([0-9]{1,18})_.*\.sql$)");
   std::int64_t next = 1;
   std::size_t width = 4;
-  for (const auto& f : set.files) {
-    next = std::max(next, f.key + 1);
-    width = std::max(width, f.name.find('_'));
+  for (const auto& entry : std::filesystem::directory_iterator(c.migrations)) {
+    const auto file = entry.path().filename().string();
+    std::smatch m;
+    if (!std::regex_match(file, m, numbered)) continue;
+    const auto number = std::stoll(m[1].str());
+    if (number + 1 < next) continue;
+    next = number + 1;
+    width = static_cast<std::size_t>(m[1].length());
   }
   std::ostringstream file_name;
   file_name << std::setw(static_cast<int>(width)) << std::setfill('0') << next << "_" << name << ".sql";

@@ -4,9 +4,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <cerrno>
 #include <cstring>
+#include <thread>
 
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
@@ -69,6 +71,29 @@ void create_or_check(const std::filesystem::path& path, unsigned file_mode) {
     throw system_error("database " + path.string() + " is not readable and writable", errno);
 }
 
+// Two processes opening the same new file both read it in rollback mode and both
+// try to upgrade their lock to write the WAL header; SQLite refuses one at once with
+// SQLITE_BUSY (waiting could deadlock, so the busy handler is not called). Retry
+// until the busy timeout: once the other has switched, the switch is a no-op.
+void switch_to_wal(sqlite::Connection& db, std::chrono::milliseconds busy_timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + std::max(busy_timeout, std::chrono::milliseconds(1000));
+  auto pause = std::chrono::milliseconds(5);
+  for (;;) {
+    try {
+      const auto mode = db.query_text("PRAGMA journal_mode=WAL");
+      if (!mode || *mode != "wal")
+        throw Error(ErrorCode::sqlite, "database " + db.path().string() +
+                                           ": could not switch to WAL journal mode (still '" + mode.value_or("?") +
+                                           "')");
+      return;
+    } catch (const Error& e) {
+      if ((e.sqlite_code() & 0xff) != SQLITE_BUSY || std::chrono::steady_clock::now() >= deadline) throw;
+    }
+    std::this_thread::sleep_for(pause);
+    pause = std::min(pause * 2, std::chrono::milliseconds(100));
+  }
+}
+
 }  // namespace
 
 void apply_connection_pragmas(sqlite::Connection& db) {
@@ -79,11 +104,7 @@ sqlite::Connection open_database(const DatabaseOptions& options) {
   create_parent(options.path, options.file_mode);
   create_or_check(options.path, options.file_mode);
   sqlite::Connection db(options.path, SQLITE_OPEN_READWRITE, options.busy_timeout);
-  const auto mode = db.query_text("PRAGMA journal_mode=WAL");
-  if (!mode || *mode != "wal")
-    throw Error(ErrorCode::sqlite, "database " + options.path.string() +
-                                       ": could not switch to WAL journal mode (still '" +
-                                       mode.value_or("?") + "')");
+  switch_to_wal(db, options.busy_timeout);
   apply_connection_pragmas(db);
   // Reading the schema catches a damaged file now rather than on first use.
   db.query_int64("SELECT count(*) FROM sqlite_schema");

@@ -1,6 +1,7 @@
 #include "sqlkeeper/core/migration_source.h"
 
 #include <algorithm>
+#include <cctype>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -24,6 +25,13 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
+}
+
+// Table names compare case-insensitively in SQLite (ASCII letters only).
+std::string ascii_lower(std::string s) {
+  for (auto& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
 }
 
 int line_of(std::string_view text, std::size_t offset) {
@@ -92,7 +100,6 @@ MigrationSet load_drizzle(const std::filesystem::path& folder) {
   if (journal.contains("dialect") && journal["dialect"] != "sqlite")
     throw migration_error(where + ": dialect is " + journal["dialect"].dump() + ", sqlkeeper needs \"sqlite\"");
   std::map<std::int64_t, std::string> seen_when;
-  std::int64_t previous_when = std::numeric_limits<std::int64_t>::min();
   std::size_t index = 0;
   for (const auto& entry : journal["entries"]) {
     const auto entry_where = where + ": entry " + std::to_string(index++);
@@ -106,15 +113,17 @@ MigrationSet load_drizzle(const std::filesystem::path& folder) {
     if (auto [it, inserted] = seen_when.emplace(when, tag); !inserted)
       throw migration_error(where + ": entries " + it->second + " and " + tag + " have the same \"when\" " +
                             std::to_string(when));
-    if (when < previous_when)
-      throw migration_error(where + ": entry " + tag + " has \"when\" " + std::to_string(when) +
-                            ", earlier than the entry before it");
-    previous_when = when;
     const auto path = folder / (tag + ".sql");
     if (!std::filesystem::is_regular_file(path))
       throw migration_error(where + ": entry " + tag + " has no file " + path.string());
     set.files.push_back(read_migration(path, when, MigrationFormat::drizzle));
   }
+  // A late merge can leave an entry after a newer one in the journal (git puts
+  // both branches' entries one after the other). Order by `when`, the key the
+  // plan reasons with, so such an entry is reported as out-of-order (and can be
+  // applied with --allow-out-of-order) instead of making the folder unreadable.
+  std::stable_sort(set.files.begin(), set.files.end(),
+                   [](const MigrationFile& a, const MigrationFile& b) { return a.key < b.key; });
   return set;
 }
 
@@ -132,7 +141,10 @@ MigrationDirectives parse_directives(std::string_view text, const std::string& f
     auto l = text.substr(pos, nl == std::string_view::npos ? std::string_view::npos : nl - pos);
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
-    if (l.rfind(kDirectivePrefix, 0) != 0) continue;
+    // Case-insensitive, like SQL itself: "-- SQLKeeper: ..." must not be silently ignored.
+    std::string head(l.substr(0, kDirectivePrefix.size()));
+    for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    if (head != kDirectivePrefix) continue;
     std::istringstream words{std::string(l.substr(kDirectivePrefix.size()))};
     for (std::string word; words >> word;) {
       const auto eq = word.find('=');
@@ -147,7 +159,7 @@ MigrationDirectives parse_directives(std::string_view text, const std::string& f
         } else {
           std::istringstream tables(word.substr(eq + 1));
           for (std::string t; std::getline(tables, t, ',');)
-            if (!t.empty()) d.allow_row_loss.insert(t);
+            if (!t.empty()) d.allow_row_loss.insert(ascii_lower(t));
         }
       } else {
         throw migration_error("migration " + file + ":" + std::to_string(line) + ": unknown sqlkeeper directive '" +

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <set>
 
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/snapshot.h"
@@ -81,15 +82,28 @@ std::string statement_where(const MigrationFile& file, std::size_t index) {
          std::to_string(file.statements[index].line) + ")";
 }
 
-std::map<std::string, std::int64_t> row_counts(sqlite::Connection& db) {
-  std::map<std::string, std::int64_t> counts;
-  std::vector<std::string> tables;
+struct TableRows {
+  std::int64_t rootpage = 0;  // survives ALTER TABLE RENAME, so a renamed table is recognised
+  std::int64_t count = 0;
+};
+
+std::map<std::string, TableRows> row_counts(sqlite::Connection& db) {
+  std::map<std::string, TableRows> counts;
+  std::vector<std::pair<std::string, std::int64_t>> tables;
   auto st = db.prepare(
-      "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
+      "SELECT name, rootpage FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' "
       "AND sql NOT LIKE 'CREATE VIRTUAL%'");
-  while (st.step()) tables.push_back(st.column_text(0));
-  for (const auto& t : tables) counts[t] = db.query_int64("SELECT count(*) FROM " + quote_identifier(t)).value_or(0);
+  while (st.step()) tables.emplace_back(st.column_text(0), st.column_int64(1));
+  for (const auto& [t, root] : tables)
+    counts[t] = {root, db.query_int64("SELECT count(*) FROM " + quote_identifier(t)).value_or(0)};
   return counts;
+}
+
+// SQLite compares table names case-insensitively (ASCII only).
+std::string ascii_lower(std::string s) {
+  for (auto& c : s)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  return s;
 }
 
 std::map<std::string, std::int64_t> foreign_key_violations(sqlite::Connection& db) {
@@ -125,20 +139,39 @@ void record_applied(sqlite::Connection& db, const MigrationSet& set, const Migra
 }
 
 // Fails the migration when a table it did not declare lost rows.
-void check_row_loss(const MigrationFile& file, const std::map<std::string, std::int64_t>& before,
-                    const std::map<std::string, std::int64_t>& after, AppliedMigration& result) {
+void check_row_loss(const MigrationFile& file, const std::map<std::string, TableRows>& before,
+                    const std::map<std::string, TableRows>& after, AppliedMigration& result) {
   std::string lost;
-  for (const auto& [table, count] : before) {
-    const auto it = after.find(table);
-    const std::int64_t now = it == after.end() ? -1 : it->second;
-    if (now != count) result.row_changes[table] = {count, now};
+  std::set<std::string> renamed_to;
+  const auto allowed = [&](const std::string& table) {
+    return file.directives.allow_row_loss_all || file.directives.allow_row_loss.count(ascii_lower(table)) > 0;
+  };
+  for (const auto& [table, rows] : before) {
+    const auto count = rows.count;
+    std::string label = table;
+    std::string renamed;  // the table's new name, when it was renamed
+    std::int64_t now = -1;
+    if (const auto it = after.find(table); it != after.end()) {
+      now = it->second.count;
+    } else {
+      // Gone by name: renamed (ALTER TABLE RENAME keeps the root page) or dropped.
+      for (const auto& [name, a] : after) {
+        if (before.count(name) || a.rootpage != rows.rootpage) continue;
+        now = a.count;
+        renamed = name;
+        label = table + " -> " + name;
+        renamed_to.insert(name);
+        break;
+      }
+    }
+    if (now != count || label != table) result.row_changes[label] = {count, now};
     const bool lost_rows = now < count && count > 0;
-    if (!lost_rows || file.directives.allow_row_loss_all || file.directives.allow_row_loss.count(table)) continue;
-    lost += (lost.empty() ? "" : ", ") + table + " " + std::to_string(count) + " -> " +
+    if (!lost_rows || allowed(table) || (!renamed.empty() && allowed(renamed))) continue;
+    lost += (lost.empty() ? "" : ", ") + label + " " + std::to_string(count) + " -> " +
             (now < 0 ? std::string("dropped") : std::to_string(now));
   }
-  for (const auto& [table, count] : after)
-    if (!before.count(table) && count != 0) result.row_changes[table] = {0, count};
+  for (const auto& [table, rows] : after)
+    if (!before.count(table) && !renamed_to.count(table) && rows.count != 0) result.row_changes[table] = {0, rows.count};
   if (!lost.empty())
     throw Error(ErrorCode::migration, "migration " + file.name + " would lose rows (" + lost +
                                           "); rolled back. If that is intended, add the line "
@@ -180,6 +213,17 @@ AppliedMigration apply_one(sqlite::Connection& db, const MigrationSet& set, cons
       }
     }
   };
+  // foreign_keys can only change outside a transaction: turn it off for the whole
+  // migration (run_statements skips the file's own foreign_keys pragmas), on again after.
+  if (wants_fk_off) db.exec("PRAGMA foreign_keys=OFF");
+  struct RestoreForeignKeys {
+    sqlite::Connection& db;
+    bool active;
+    ~RestoreForeignKeys() {
+      if (active) sqlite3_exec(db.handle(), "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
+    }
+  } restore{db, wants_fk_off};
+
   if (file.directives.no_transaction) {
     // Documented: such a migration is not atomic; its row is written only after
     // every statement succeeded.
@@ -190,15 +234,6 @@ AppliedMigration apply_one(sqlite::Connection& db, const MigrationSet& set, cons
     tx.commit();
     return result;
   }
-
-  if (wants_fk_off) db.exec("PRAGMA foreign_keys=OFF");
-  struct RestoreForeignKeys {
-    sqlite::Connection& db;
-    bool active;
-    ~RestoreForeignKeys() {
-      if (active) sqlite3_exec(db.handle(), "PRAGMA foreign_keys=ON", nullptr, nullptr, nullptr);
-    }
-  } restore{db, wants_fk_off};
 
   sqlite::Transaction tx(db, sqlite::Transaction::Mode::immediate);
   // Another migrator (drizzle-kit, say) may have applied it since we planned.

@@ -126,7 +126,12 @@ std::vector<SnapshotEntry> list_snapshots(const std::filesystem::path& dir, cons
     if (!std::filesystem::exists(entry.path().string() + ".sha256", ec)) continue;
     out.push_back({entry.path(), *at, entry.file_size(ec)});
   }
-  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.file.filename() < b.file.filename(); });
+  // By time; within one second ("-1" suffixes sort before the plain name) by age of the file.
+  std::sort(out.begin(), out.end(), [](const SnapshotEntry& a, const SnapshotEntry& b) {
+    if (a.at != b.at) return a.at < b.at;
+    std::error_code ignored;
+    return std::filesystem::last_write_time(a.file, ignored) < std::filesystem::last_write_time(b.file, ignored);
+  });
   return out;
 }
 

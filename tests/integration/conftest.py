@@ -122,7 +122,7 @@ class Daemon:
     """A running `sqlkeeper run` in a temporary directory."""
 
     def __init__(self, workdir, migrations=BUNDLED_MIGRATIONS, extra_args=(), env=None, notify=True,
-                 watchdog_usec=None):
+                 watchdog_usec=None, umask=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.database = self.workdir / "data" / "app.db"
@@ -139,13 +139,16 @@ class Daemon:
         self.proc = None
         self.full_env = full_env
         self.watchdog_usec = watchdog_usec
+        self.umask = umask  # when set, the daemon starts under this umask
 
     def start(self):
         env = clean_env(self.full_env)
         if self.watchdog_usec:
             env["WATCHDOG_USEC"] = str(self.watchdog_usec)
         self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen([BIN, *map(str, self.args)], env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        preexec = None if self.umask is None else (lambda: os.umask(self.umask))
+        self.proc = subprocess.Popen([BIN, *map(str, self.args)], env=env, stdout=self.log, stderr=subprocess.STDOUT,
+                                     preexec_fn=preexec)
         return self
 
     def wait_ready(self, timeout=20.0):
@@ -202,3 +205,321 @@ def daemon_factory(tmp_path):
 def open_db(path):
     con = sqlite3.connect(str(path), timeout=10, isolation_level=None)
     return con
+
+
+# ---------------------------------------------------------------------------
+# Migration helpers (used by test_migrate_*.py and test_drizzle_*.py)
+# ---------------------------------------------------------------------------
+import hashlib
+import shutil
+
+DRIZZLE_FIXTURE = FIXTURES / "drizzle-basic"
+DRIZZLE_MIGRATE_JS = SOURCE_DIR / "tests" / "interop" / "drizzle-migrate.mjs"
+EX_DATAERR = 65
+
+
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def migrate_cli(action, database, migrations, *extra, backup_dir=None, env=None, timeout=60):
+    """`sqlkeeper migrate ACTION --database D --migrations M [--backup-dir B] EXTRA...`."""
+    args = ["migrate", *([action] if isinstance(action, str) else action), "--database", database,
+            "--migrations", migrations]
+    if backup_dir is not None:
+        args += ["--backup-dir", backup_dir]
+    return run_cli(*args, *extra, env=env, timeout=timeout)
+
+
+def migrate_popen(action, database, migrations, *extra, backup_dir, stdout=None, stderr=None):
+    args = [BIN, "migrate", action, "--database", str(database), "--migrations", str(migrations),
+            "--backup-dir", str(backup_dir), *map(str, extra)]
+    return subprocess.Popen(args, env=clean_env(), stdout=stdout or subprocess.PIPE,
+                            stderr=stderr or subprocess.PIPE, text=True)
+
+
+def user_tables(path):
+    """Names of the database's tables, sqlite internals excluded."""
+    con = open_db(path)
+    try:
+        return {r[0] for r in con.execute(
+            "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'")}
+    finally:
+        con.close()
+
+
+def schema_sql(path):
+    """The full schema as a sorted list of (type, name, sql), bookkeeping included."""
+    con = open_db(path)
+    try:
+        return sorted(con.execute(
+            "SELECT type, name, sql FROM sqlite_schema WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'").fetchall())
+    finally:
+        con.close()
+
+
+def query(path, sql, *params):
+    con = open_db(path)
+    try:
+        return con.execute(sql, params).fetchall()
+    finally:
+        con.close()
+
+
+def plain_bookkeeping(path):
+    """[(version, name, sha256)] from sqlkeeper_migrations, [] when the table is absent."""
+    if "sqlkeeper_migrations" not in user_tables(path):
+        return []
+    return query(path, "SELECT version, name, sha256 FROM sqlkeeper_migrations ORDER BY version")
+
+
+def drizzle_bookkeeping(path):
+    """[(hash, created_at, typeof(created_at))] from __drizzle_migrations, [] when absent."""
+    if "__drizzle_migrations" not in user_tables(path):
+        return []
+    return query(path, "SELECT hash, created_at, typeof(created_at) FROM __drizzle_migrations "
+                       "ORDER BY created_at, rowid")
+
+
+class MigrationFolder:
+    """A migrations folder built by a test: plain `NNNN_name.sql` files, or a
+    drizzle-kit layout (meta/_journal.json + <tag>.sql). `add` appends a migration
+    and returns its file name; keys are the plain number or the drizzle `when`."""
+
+    DRIZZLE_BASE_WHEN = 1735689600000
+
+    def __init__(self, path, fmt):
+        assert fmt in ("plain", "drizzle")
+        self.path = Path(path)
+        self.fmt = fmt
+        self.path.mkdir(parents=True, exist_ok=True)
+        self.entries = []  # (key, file name)
+        if fmt == "drizzle":
+            (self.path / "meta").mkdir(exist_ok=True)
+            self._write_journal()
+
+    @classmethod
+    def drizzle_fixture(cls, path, keep=None):
+        """A copy of tests/fixtures/drizzle-basic; `keep` = number of journal entries to keep."""
+        shutil.copytree(DRIZZLE_FIXTURE, path)
+        folder = cls.__new__(cls)
+        folder.path = Path(path)
+        folder.fmt = "drizzle"
+        journal = json.loads((folder.path / "meta" / "_journal.json").read_text())
+        folder.entries = [(e["when"], e["tag"] + ".sql") for e in journal["entries"]]
+        folder._all_fixture_entries = list(folder.entries)
+        if keep is not None:
+            folder.entries = folder.entries[:keep]
+            folder._write_journal()
+        return folder
+
+    def restore_fixture_entries(self):
+        self.entries = list(self._all_fixture_entries)
+        self._write_journal()
+
+    def _write_journal(self):
+        if self.fmt != "drizzle":
+            return
+        journal = {"version": "7", "dialect": "sqlite", "entries": [
+            {"idx": i, "version": "6", "when": key, "tag": name[:-len(".sql")], "breakpoints": True}
+            for i, (key, name) in enumerate(self.entries)]}
+        (self.path / "meta" / "_journal.json").write_text(json.dumps(journal, indent=2))
+
+    def next_key(self):
+        if self.fmt == "plain":
+            return max([k for k, _ in self.entries], default=0) + 1
+        return max([k for k, _ in self.entries], default=self.DRIZZLE_BASE_WHEN - 86400000) + 86400000
+
+    def add(self, sql, name="m", key=None, raw=None):
+        """Adds a migration. `sql` is a list of statements (joined with drizzle's
+        breakpoint or newlines) or a str taken verbatim; `raw` bytes override both."""
+        key = self.next_key() if key is None else key
+        if self.fmt == "plain":
+            file_name = f"{key:04d}_{name}.sql"
+            joiner, tail = "\n", "\n"
+        else:
+            file_name = f"{len(self.entries):04d}_{name}.sql"
+            joiner, tail = "--> statement-breakpoint\n", ""
+        if raw is not None:
+            data = raw
+        elif isinstance(sql, str):
+            data = sql.encode()
+        else:
+            data = (joiner.join(s.rstrip(";") + ";" for s in sql) + tail).encode()
+        (self.path / file_name).write_bytes(data)
+        self.entries.append((key, file_name))
+        self._write_journal()
+        return file_name
+
+    def key_of(self, file_name):
+        return next(k for k, n in self.entries if n == file_name)
+
+    def remove(self, file_name, keep_journal_entry=False):
+        (self.path / file_name).unlink()
+        if not keep_journal_entry:
+            self.entries = [(k, n) for k, n in self.entries if n != file_name]
+            self._write_journal()
+
+    def bookkeeping_keys(self, database):
+        if self.fmt == "plain":
+            return [r[0] for r in plain_bookkeeping(database)]
+        return [r[1] for r in drizzle_bookkeeping(database)]
+
+
+def node_modules_dir():
+    """SK_TEST_NODE_MODULES (printed by tests/interop/setup.sh). Interop tests FAIL,
+    never skip, without it: CI always sets it, so a missing value is a broken setup."""
+    nm = os.environ.get("SK_TEST_NODE_MODULES")
+    if not nm:
+        pytest.fail("SK_TEST_NODE_MODULES is not set: run `bash tests/interop/setup.sh` and export "
+                    "SK_TEST_NODE_MODULES=<the directory it prints on its last line>", pytrace=False)
+    if not Path(nm, "drizzle-orm").is_dir() or not Path(nm, "better-sqlite3").is_dir():
+        pytest.fail(f"SK_TEST_NODE_MODULES={nm} holds no drizzle-orm/better-sqlite3; rerun tests/interop/setup.sh",
+                    pytrace=False)
+    if shutil.which("node") is None:
+        pytest.fail("node is not on PATH (needed for the drizzle interop tests)", pytrace=False)
+    return nm
+
+
+def drizzle_migrate(database, folder, check=True):
+    """Runs drizzle-orm's own migrator (tests/interop/drizzle-migrate.mjs); returns
+    its JSON report (check=True) or the CompletedProcess."""
+    env = dict(os.environ, NODE_PATH=node_modules_dir())
+    proc = subprocess.run(["node", str(DRIZZLE_MIGRATE_JS), str(database), str(folder)], env=env,
+                          capture_output=True, text=True, timeout=60)
+    if not check:
+        return proc
+    assert proc.returncode == 0, f"drizzle-migrate failed ({proc.returncode}): {proc.stderr}"
+    return json.loads(proc.stdout)
+
+
+# ---- helpers for the daemon foundation tests (test_daemon_*.py) ----
+
+def wait_for_time(seconds, invariant=None, what="time to pass"):
+    """Polls until `seconds` have passed, asserting invariant() (when given) on every poll:
+    for the few checks that are about time itself ("no ping for two intervals")."""
+    end = time.monotonic() + seconds
+
+    def passed():
+        if invariant is not None:
+            invariant()
+        return time.monotonic() >= end
+    wait_until(passed, seconds + 5, what=what)
+
+
+def read_until_closed(sock, timeout=5.0):
+    """Reads from a connected socket until the peer closes it; a reset after the data counts as closed."""
+    sock.settimeout(timeout)
+    data = b""
+    while True:
+        try:
+            chunk = sock.recv(65536)
+        except ConnectionResetError:
+            return data
+        if not chunk:
+            return data
+        data += chunk
+
+
+def connect(sock_path, timeout=5.0):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    s.connect(str(sock_path))
+    return s
+
+
+def read_response(sock, timeout=5.0):
+    """Reads one HTTP response with a Content-Length from a keep-alive connection."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed before a full response header: {data!r}")
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status, headers, _ = parse_response(head + b"\r\n\r\n")
+    length = int(headers.get("content-length", "0"))
+    while len(body) < length:
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError("connection closed in the middle of a response body")
+        body += chunk
+    return status, headers, body
+
+
+def get_keep_alive(sock, target):
+    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
+    return read_response(sock)
+
+
+def make_stale_socket(path):
+    """Leaves what a crashed daemon leaves: a socket file that nobody listens on."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(str(path))
+    s.listen(1)
+    s.close()
+    assert path.is_socket()
+    return path
+
+
+def fresh_read_error(db_path, timeout=0.2):
+    """None when a new connection can read the database now, else SQLite's error text."""
+    con = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=timeout)
+    try:
+        con.execute("SELECT count(*) FROM sqlite_schema").fetchone()
+        return None
+    except sqlite3.OperationalError as e:
+        return str(e)
+    finally:
+        con.close()
+
+
+class DatabaseLock:
+    """Holds an EXCLUSIVE lock on the database, as an application might: with
+    `PRAGMA locking_mode=EXCLUSIVE`, a write transaction in WAL mode takes the database
+    file's EXCLUSIVE lock and keeps it, which shuts out every reader. The constructor
+    checks with a fresh connection that reads really are refused."""
+
+    def __init__(self, db_path):
+        self.db_path = db_path
+        self.con = sqlite3.connect(str(db_path), timeout=10, isolation_level=None)
+        self.con.execute("PRAGMA locking_mode=EXCLUSIVE")
+        self.con.execute("BEGIN EXCLUSIVE")
+        self.con.execute("CREATE TABLE IF NOT EXISTS test_lock_holder(x)")
+        self.con.execute("INSERT INTO test_lock_holder VALUES (1)")
+        self.con.execute("COMMIT")  # the lock stays: locking_mode=EXCLUSIVE
+        error = fresh_read_error(db_path)
+        assert error is not None and "locked" in error, f"the lock does not shut out readers: {error}"
+
+    def release(self):
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+        assert fresh_read_error(self.db_path) is None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.con is not None:
+            self.con.close()
+            self.con = None
+
+
+def process_state(pid):
+    """The one-letter state in /proc/PID/stat: R, S, T (stopped), Z..."""
+    text = Path(f"/proc/{pid}/stat").read_text()
+    return text[text.rindex(")") + 2]
+
+
+def write_config(path, text):
+    path = Path(path)
+    path.write_text(text)
+    return path

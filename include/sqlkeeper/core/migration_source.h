@@ -24,7 +24,7 @@ struct MigrationDirectives {
   bool no_transaction = false;
   bool foreign_keys_off = false;
   bool allow_row_loss_all = false;
-  std::set<std::string> allow_row_loss;  // table names
+  std::set<std::string> allow_row_loss;  // table names, ASCII-lower-cased
 };
 
 struct MigrationFile {

@@ -58,3 +58,13 @@ TEST(LoadMigrations, DrizzleFixtureLoadsInJournalOrder) {
 
 }  // namespace
 }  // namespace sqlkeeper::core
+
+namespace sqlkeeper::core {
+namespace {
+
+TEST(ParseDirectives, MarkerIsCaseInsensitive) {
+  EXPECT_TRUE(parse_directives("-- SQLKeeper: foreign-keys-off\n", "f").foreign_keys_off);
+}
+
+}  // namespace
+}  // namespace sqlkeeper::core
