@@ -25,10 +25,6 @@ fixture="$here/../fixtures/drizzle-basic"
 # $here/node_modules to it.
 bash "$here/setup.sh" >/dev/null
 
-if ! cmp -s "$here/schema.ts" "$here/steps/3.ts"; then
-  echo "generate-fixture: schema.ts and steps/3.ts differ; the last step must be the final schema" >&2
-  exit 1
-fi
 
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
