@@ -4,7 +4,6 @@
 //   PRAGMA foreign_keys=OFF; CREATE TABLE __new_categories ...; INSERT ... SELECT;
 //   DROP TABLE categories; ALTER TABLE __new_categories RENAME TO categories;
 //   PRAGMA foreign_keys=ON;
-// Keep this file identical to ../schema.ts (generate-fixture.sh checks it).
 import { sqliteTable, integer, real, text, index } from 'drizzle-orm/sqlite-core';
 
 export const categories = sqliteTable('categories', {
