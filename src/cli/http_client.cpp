@@ -1,7 +1,6 @@
 #include "sqlkeeper/cli/http_client.h"
 
-#include <sys/socket.h>
-
+#include <boost/asio/connect.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -14,27 +13,51 @@ namespace sqlkeeper::cli {
 namespace http = boost::beast::http;
 using local = boost::asio::local::stream_protocol;
 
+// Asynchronous operations run for at most `timeout` in all: SO_RCVTIMEO does not
+// bound Asio's synchronous reads (on EAGAIN it polls without a timeout), so a daemon
+// that accepts but never answers (stopped, wedged) would hang a monitoring check.
 ClientResponse http_get(const std::filesystem::path& socket_path, const std::string& target,
                         std::chrono::milliseconds timeout) {
   boost::asio::io_context io;
   local::socket socket(io);
-  boost::system::error_code ec;
-  socket.open(local(), ec);
-  if (!ec) {
-    timeval tv{static_cast<time_t>(timeout.count() / 1000), static_cast<suseconds_t>((timeout.count() % 1000) * 1000)};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    socket.connect(local::endpoint(socket_path.string()), ec);
-  }
-  if (ec) throw Error(ErrorCode::io, "cannot reach sqlkeeper on " + socket_path.string() + ": " + ec.message());
   http::request<http::empty_body> req{http::verb::get, target, 11};
   req.set(http::field::host, "localhost");
   req.set(http::field::user_agent, "sqlkeeper-cli");
   req.keep_alive(false);
-  http::write(socket, req, ec);
   boost::beast::flat_buffer buffer;
   http::response<http::string_body> res;
-  if (!ec) http::read(socket, buffer, res, ec);
+
+  boost::system::error_code ec = boost::asio::error::timed_out;
+  bool connected = false;
+  bool done = false;
+  socket.async_connect(local::endpoint(socket_path.string()), [&](boost::system::error_code cec) {
+    if (cec) {
+      ec = cec;
+      done = true;
+      return;
+    }
+    connected = true;
+    http::async_write(socket, req, [&](boost::system::error_code wec, std::size_t) {
+      if (wec) {
+        ec = wec;
+        done = true;
+        return;
+      }
+      http::async_read(socket, buffer, res, [&](boost::system::error_code rec, std::size_t) {
+        ec = rec;
+        done = true;
+      });
+    });
+  });
+  io.run_for(timeout);
+  if (!done) {
+    boost::system::error_code ignored;
+    socket.close(ignored);
+    throw Error(ErrorCode::io, "no answer from sqlkeeper on " + socket_path.string() + " within " +
+                                   std::to_string(timeout.count()) + " ms");
+  }
+  if (ec && !connected)
+    throw Error(ErrorCode::io, "cannot reach sqlkeeper on " + socket_path.string() + ": " + ec.message());
   if (ec) throw Error(ErrorCode::io, "no answer from sqlkeeper on " + socket_path.string() + ": " + ec.message());
   return {res.result_int(), res.body()};
 }

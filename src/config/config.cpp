@@ -245,7 +245,9 @@ void read_config_file(const std::filesystem::path& file, Settings& into) {
   if (!in) throw Error(ErrorCode::config, "config file " + file.string() + ": cannot be read");
   const auto lines = key_lines(file);
   const auto where = [&](const std::string& key) {
-    const auto it = lines.find(key);
+    // Under an INI [section], Program_options names the key "section.key".
+    auto it = lines.find(key);
+    if (it == lines.end() && key.find('.') != std::string::npos) it = lines.find(key.substr(key.rfind('.') + 1));
     return file.string() + (it != lines.end() ? ":" + std::to_string(it->second) : "");
   };
   try {

@@ -4,6 +4,7 @@
 #include <sysexits.h>
 
 #include <atomic>
+#include <mutex>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -60,7 +61,15 @@ class Daemon {
     const auto& c = loaded_.config;
     spdlog::info("sqlkeeper {} starting: database {}, SQLite {}", SQLKEEPER_VERSION, c.database.string(),
                  state_.sqlite_version);
-    auto listener = open_listen_socket(c.socket, c.socket_mode);
+    ListenSocket listener;
+    try {
+      listener = open_listen_socket(c.socket, c.socket_mode);
+    } catch (const Error& e) {
+      // Tell systemd why, as for any fatal start-up error; main() prints and exits.
+      notifier_.fatal(e.sys_errno() != 0 ? e.sys_errno() : e.code() == ErrorCode::conflict ? EADDRINUSE : EIO,
+                      "failed: " + std::string(e.what()).substr(0, 200));
+      throw;
+    }
     socket_path_ = listener.created;
     spdlog::info("health socket {}", listener.activated ? "passed by systemd" : c.socket.string());
     server_.emplace(io_, listener.fd.release(),
@@ -78,10 +87,9 @@ class Daemon {
     io_.run();
 
     // The loop has ended: stop the worker's job at its next step and wait for it.
-    if (auto* db = worker_db_handle_.load()) sqlite3_interrupt(db);
+    interrupt_worker();
     worker_.stop();
     worker_db_.reset();
-    probe_db_.reset();
     if (socket_path_) {
       std::error_code ec;
       std::filesystem::remove(*socket_path_, ec);
@@ -100,12 +108,15 @@ class Daemon {
     worker_.post("start-up", 24h, [this, c] {
       try {
         auto result = start_up_on_worker(c);
+        close_worker_db();
         asio::post(io_, [this, result = std::move(result)] { on_started(result); });
       } catch (const Error& e) {
+        close_worker_db();
         asio::post(io_, [this, message = std::string(e.what()), code = e.code(), err = e.sys_errno()] {
           on_start_failed(message, code, err);
         });
       } catch (const std::exception& e) {
+        close_worker_db();
         asio::post(io_, [this, message = std::string(e.what())] { on_start_failed(message, ErrorCode::internal, 0); });
       }
     });
@@ -113,7 +124,10 @@ class Daemon {
 
   StartupResult start_up_on_worker(const config::Config& c) {
     worker_db_.emplace(core::open_database({c.database, c.file_mode, c.busy_timeout}));
-    worker_db_handle_ = worker_db_->handle();
+    {
+      std::lock_guard lock(worker_db_mutex_);
+      worker_db_handle_ = worker_db_->handle();
+    }
     StartupResult result;
     const auto started = Clock::now();
     if (c.migrate_on_start) {
@@ -152,7 +166,8 @@ class Daemon {
     if (state_.phase == core::Phase::stopping) return;
     const auto& c = loaded_.config;
     try {
-      probe_db_.emplace(c.database, SQLITE_OPEN_READONLY, kProbeTimeout);
+      const sqlite::Connection check(c.database, SQLITE_OPEN_READONLY, kProbeTimeout);
+      probing_ = true;
     } catch (const Error& e) {
       on_start_failed(e.what(), e.code(), e.sys_errno());
       return;
@@ -172,6 +187,11 @@ class Daemon {
   }
 
   void on_start_failed(const std::string& message, ErrorCode code, int err) {
+    if (stopping_) {
+      // SIGTERM interrupted the start-up on purpose: a clean stop, not a failure.
+      spdlog::info("start-up stopped: {}", message.substr(0, message.find('\n')));
+      return;
+    }
     spdlog::critical("start-up failed: {}", message);
     state_.phase = core::Phase::failed;
     state_.phase_detail = message.substr(0, message.find('\n'));
@@ -180,11 +200,17 @@ class Daemon {
     shutdown();
   }
 
-  // A cheap query on the loop's own read-only connection: does the database answer?
+  // A cheap query on a fresh read-only connection: does the database answer a new
+  // connection, as it must for the applications? A connection kept open would not
+  // notice: in WAL mode it keeps its SHARED lock, and SQLite shares that lock with
+  // every other connection of this process, so another process's lock stays unseen.
   void probe() {
-    if (!probe_db_) return;
+    if (!probing_) return;
     try {
-      probe_db_->query_int64("SELECT count(*) FROM sqlite_schema");
+      sqlite::Connection db(loaded_.config.database, SQLITE_OPEN_READONLY, kProbeTimeout);
+      // A read-only connection cannot checkpoint; closing it must not try (and lock).
+      sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+      db.query_int64("SELECT count(*) FROM sqlite_schema");
       state_.database_answered = true;
       state_.database_error.clear();
     } catch (const Error& e) {
@@ -289,7 +315,14 @@ class Daemon {
       running.admin_group = fresh.config.admin_group;
       running.post_backup_command = fresh.config.post_backup_command;
       loaded_.config = running;
-      loaded_.settings = fresh.settings;
+      // Record the new settings, except those that wait for a restart: they still run
+      // with the old value, and the next reload must name them again.
+      auto settings = fresh.settings;
+      for (const auto& spec : config::option_table())
+        if (!spec.live)
+          if (const auto it = loaded_.settings.find(spec.name); it != loaded_.settings.end())
+            settings[spec.name] = it->second;
+      loaded_.settings = std::move(settings);
       spdlog::info("configuration reloaded");
     } catch (const Error& e) {
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
@@ -315,7 +348,24 @@ class Daemon {
     watchdog_.cancel();
     extend_.cancel();
     // A running migration stops at its next step and rolls back.
-    if (auto* db = worker_db_handle_.load()) sqlite3_interrupt(db);
+    interrupt_worker();
+  }
+
+  void interrupt_worker() {
+    std::lock_guard lock(worker_db_mutex_);
+    if (worker_db_handle_) sqlite3_interrupt(worker_db_handle_);
+  }
+
+  // Worker thread: closes the start-up connection once its job is done, so that
+  // between jobs the daemon holds no lock on the database (in WAL mode an open
+  // connection keeps a SHARED lock, which would hide other processes' locks from
+  // the probe and keep applications from ever taking an EXCLUSIVE one).
+  void close_worker_db() {
+    {
+      std::lock_guard lock(worker_db_mutex_);
+      worker_db_handle_ = nullptr;
+    }
+    worker_db_.reset();
   }
 
   config::Loaded loaded_;
@@ -329,9 +379,10 @@ class Daemon {
   DaemonState state_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;
-  std::optional<sqlite::Connection> probe_db_;    // loop thread only
+  bool probing_ = false;                          // the loop probes the database once it is open
   std::optional<sqlite::Connection> worker_db_;   // worker thread only
-  std::atomic<sqlite3*> worker_db_handle_{nullptr};  // for sqlite3_interrupt from the loop
+  std::mutex worker_db_mutex_;                    // guards worker_db_handle_ against close
+  sqlite3* worker_db_handle_ = nullptr;           // for sqlite3_interrupt from the loop
   bool stopping_ = false;
   int exit_code_ = EXIT_SUCCESS;
   // Declared last: destroyed (joined) first, while everything its jobs touch still exists.

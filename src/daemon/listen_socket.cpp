@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <unistd.h>
 #include <systemd/sd-daemon.h>
 
 #include <cerrno>
@@ -64,16 +65,40 @@ ListenSocket open_listen_socket(const std::filesystem::path& path, unsigned mode
   remove_stale(path);
   result.fd.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
   if (!result.fd) throw system_error("socket", errno);
-  const auto addr = address_of(path);
+  // Bind and listen under a temporary name, then link it into place: the socket
+  // appears at `path` already listening (no window where clients get ECONNREFUSED
+  // and another instance would take it for stale), and link() fails if something
+  // took `path` meanwhile, as bind() would. A path too long for a suffix is bound directly.
+  auto temporary = path;
+  temporary += ".new-" + std::to_string(::getpid());
+  const bool via_temporary = temporary.native().size() < sizeof(sockaddr_un{}.sun_path);
+  const auto& bind_path = via_temporary ? temporary : path;
+  if (via_temporary) ::unlink(temporary.c_str());
+  const auto addr = address_of(bind_path);
   // Bind under a umask that leaves no window where the socket is wider than asked.
   const mode_t old_mask = ::umask(static_cast<mode_t>(~mode & 0777));
   const int bound = ::bind(result.fd.get(), reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
   const int bind_errno = errno;
   ::umask(old_mask);
-  if (bound != 0) throw system_error("bind health socket " + path.string(), bind_errno);
+  if (bound != 0) throw system_error("bind health socket " + bind_path.string(), bind_errno);
+  const auto fail = [&](const std::string& what, int err) {
+    if (via_temporary) ::unlink(temporary.c_str());
+    return system_error(what, err);
+  };
+  if (::chmod(bind_path.c_str(), mode) != 0) throw fail("chmod " + bind_path.string(), errno);
+  if (::listen(result.fd.get(), SOMAXCONN) != 0) throw fail("listen on " + bind_path.string(), errno);
+  if (via_temporary) {
+    if (::link(temporary.c_str(), path.c_str()) != 0) {
+      const int err = errno;
+      ::unlink(temporary.c_str());
+      if (err == EEXIST)
+        throw Error(ErrorCode::conflict, "another process created " + path.string() +
+                                             " while this one was starting; refusing to replace it");
+      throw system_error("link health socket into place at " + path.string(), err);
+    }
+    ::unlink(temporary.c_str());
+  }
   result.created = path;
-  if (::chmod(path.c_str(), mode) != 0) throw system_error("chmod " + path.string(), errno);
-  if (::listen(result.fd.get(), SOMAXCONN) != 0) throw system_error("listen on " + path.string(), errno);
   return result;
 }
 
