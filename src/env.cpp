@@ -30,8 +30,7 @@ void Env::rename(const std::filesystem::path& from, const std::filesystem::path&
     throw system_error("rename " + from.string() + " to " + to.string(), errno);
 }
 
-void Env::write_file_atomic(const std::filesystem::path& path, const std::string& data,
-                            unsigned mode) {
+void Env::write_file_atomic(const std::filesystem::path& path, const std::string& data, unsigned mode) {
   const auto tmp = std::filesystem::path(path.string() + ".tmp");
   {
     Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));

@@ -1,3 +1,5 @@
 #include "sqlkeeper/cli/cli.h"
 
-int main(int argc, char** argv) { return sqlkeeper::cli::main(argc, argv); }
+int main(int argc, char** argv) {
+  return sqlkeeper::cli::main(argc, argv);
+}

@@ -24,8 +24,7 @@ class Env {
   virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to);
   // Writes `data` to `path` through a temporary name, fsyncs it and renames it
   // into place; the file is never seen half-written.
-  virtual void write_file_atomic(const std::filesystem::path& path, const std::string& data,
-                                 unsigned mode);
+  virtual void write_file_atomic(const std::filesystem::path& path, const std::string& data, unsigned mode);
   virtual std::uint64_t free_bytes(const std::filesystem::path& path) const;
 
   // The process-wide real environment.

@@ -45,17 +45,21 @@ std::vector<std::string> environment() {
 
 }  // namespace
 
-config::Loaded Invocation::load_config() const { return config::load(config_flags, config_file, env); }
+config::Loaded Invocation::load_config() const {
+  return config::load(config_flags, config_file, env);
+}
 
-po::options_description no_options() { return po::options_description("Options"); }
+po::options_description no_options() {
+  return po::options_description("Options");
+}
 
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"run", "run", "the daemon: migrate, report ready, keep the database", no_options, run_command},
       {"migrate", "migrate [status|up|new NAME]", "show or apply migrations without the daemon", migrate_options,
        migrate_command},
-      {"health", "health", "ask the running daemon; exit 0 ok, 1 degraded, 2 failing, 3 unreachable",
-       health_options, health_command},
+      {"health", "health", "ask the running daemon; exit 0 ok, 1 degraded, 2 failing, 3 unreachable", health_options,
+       health_command},
       {"status", "status [--json]", "the running daemon's status", health_options, status_command},
       {"check-config", "check-config [--sample]", "validate the configuration and print the effective values",
        check_config_options, check_config_command},

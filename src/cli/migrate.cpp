@@ -1,7 +1,7 @@
 // `sqlkeeper migrate [status|up|new NAME] [--dry-run] [--json]`
 #include <fcntl.h>
-#include <sysexits.h>
 #include <spdlog/spdlog.h>
+#include <sysexits.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -43,8 +43,10 @@ int migrate_status(const config::Config& c, bool json) {
   }
   const auto plan = core::plan_migrations(set, applied, c.allow_out_of_order);
   if (json) {
-    nlohmann::json out = {{"format", core::to_string(set.format)}, {"folder", set.folder.string()},
-                          {"database", c.database.string()}, {"migrations", nlohmann::json::array()},
+    nlohmann::json out = {{"format", core::to_string(set.format)},
+                          {"folder", set.folder.string()},
+                          {"database", c.database.string()},
+                          {"migrations", nlohmann::json::array()},
                           {"problems", plan.problems}};
     for (const auto& item : plan.items) {
       nlohmann::json m = {{"key", item.key}, {"name", item.name}, {"state", core::to_string(item.state)}};
@@ -56,7 +58,8 @@ int migrate_status(const config::Config& c, bool json) {
   } else {
     std::cout << core::to_string(set.format) << " migrations in " << set.folder.string() << " for "
               << c.database.string() << "\n";
-    std::cout << std::left << std::setw(14) << "STATE" << std::setw(22) << "APPLIED AT" << "MIGRATION\n";
+    std::cout << std::left << std::setw(14) << "STATE" << std::setw(22) << "APPLIED AT"
+              << "MIGRATION\n";
     for (const auto& item : plan.items) {
       std::cout << std::setw(14) << core::to_string(item.state) << std::setw(22)
                 << (item.record ? (item.record->applied_at_ms ? iso_ms(item.record->applied_at_ms) : "yes") : "-")
@@ -93,8 +96,9 @@ int migrate_up(const config::Config& c, bool dry_run) {
       // Nothing to copy: the dry run starts from an empty scratch database.
       std::cout << "database " << c.database.string() << " does not exist yet; dry run on an empty database\n";
     }
-    auto db = std::filesystem::exists(c.database) ? core::open_database_readonly(c.database, c.busy_timeout)
-                                                  : sqlite::Connection(":memory:", SQLITE_OPEN_READWRITE, c.busy_timeout);
+    auto db = std::filesystem::exists(c.database)
+                  ? core::open_database_readonly(c.database, c.busy_timeout)
+                  : sqlite::Connection(":memory:", SQLITE_OPEN_READWRITE, c.busy_timeout);
     print_report(core::migrate_dry_run(db, set, options), true);
     return 0;
   }
@@ -111,8 +115,9 @@ int migrate_new(const config::Config& c, const std::string& name) {
   std::error_code ec;
   std::filesystem::create_directories(c.migrations, ec);
   if (std::filesystem::exists(c.migrations / "meta" / "_journal.json"))
-    throw Error(ErrorCode::migration, c.migrations.string() + " is a drizzle-kit folder; create migrations with "
-                                      "`drizzle-kit generate` there");
+    throw Error(ErrorCode::migration, c.migrations.string() +
+                                          " is a drizzle-kit folder; create migrations with "
+                                          "`drizzle-kit generate` there");
   // Only the names matter here: the files' contents are checked by status/up, and
   // the previous `new` (still just a comment header) must not block the next one.
   // Keep the width of the newest file's number (001_ -> 3 digits); 4 in a new folder.
@@ -133,8 +138,8 @@ int migrate_new(const config::Config& c, const std::string& name) {
   const auto path = c.migrations / file_name.str();
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
   if (!fd) throw system_error("create " + path.string(), errno);
-  const std::string header = "-- " + file_name.str() +
-                             "\n-- Applied once, in its own transaction, by `sqlkeeper migrate up` or on start.\n\n";
+  const std::string header =
+      "-- " + file_name.str() + "\n-- Applied once, in its own transaction, by `sqlkeeper migrate up` or on start.\n\n";
   if (::write(fd.get(), header.data(), header.size()) != static_cast<ssize_t>(header.size()))
     throw system_error("write " + path.string(), errno);
   std::cout << path.string() << "\n";
@@ -145,8 +150,8 @@ int migrate_new(const config::Config& c, const std::string& name) {
 
 po::options_description migrate_options() {
   po::options_description desc("Options");
-  desc.add_options()("dry-run", "apply to a scratch copy and report, leaving the database untouched")(
-      "json", "status as JSON");
+  desc.add_options()("dry-run", "apply to a scratch copy and report, leaving the database untouched")("json",
+                                                                                                      "status as JSON");
   return desc;
 }
 

@@ -1,6 +1,5 @@
 #include "sqlkeeper/config/config.h"
 
-
 #include <boost/program_options.hpp>
 #include <cctype>
 #include <fstream>
@@ -142,25 +141,21 @@ std::vector<OptionSpec> make_table() {
        int_option(&Config::retention_min_count, 1, 10000)},
       {"checkpoint-interval", "5min", "how often the WAL is checkpointed", true,
        duration_option(&Config::checkpoint_interval, seconds(1), hours(24))},
-      {"wal-max-bytes", "64MiB", "a WAL larger than this makes the health degraded", true,
-       apply_wal_max},
+      {"wal-max-bytes", "64MiB", "a WAL larger than this makes the health degraded", true, apply_wal_max},
       {"socket", "/run/sqlkeeper/sqlkeeper.sock", "the health socket (unless systemd passes one)", false,
        socket_path_option(&Config::socket)},
       {"socket-mode", "0660", "permissions of the health socket", false,
        mode_option(&Config::socket_mode, 0600, "lets the owner read and write (0600)")},
-      {"admin-group", "", "members of this group may POST admin actions on the socket", true,
-       apply_admin_group},
+      {"admin-group", "", "members of this group may POST admin actions on the socket", true, apply_admin_group},
       {"file-mode", "0600", "permissions of a database file sqlkeeper creates", false,
        mode_option(&Config::file_mode, 0600, "lets the owner read and write (0600)")},
-      {"log-level", "info", "trace, debug, info, warning, error, critical or off", true,
-       apply_log_level},
+      {"log-level", "info", "trace, debug, info, warning, error, critical or off", true, apply_log_level},
       {"post-backup-command", "", "command run after each new verified backup", true,
        string_option(&Config::post_backup_command)},
       {"migrate-on-start", "true", "apply pending migrations before reporting ready", false,
        bool_option(&Config::migrate_on_start)},
-      {"allow-out-of-order", "false",
-       "apply a pending migration older than the newest applied one instead of refusing", false,
-       bool_option(&Config::allow_out_of_order)},
+      {"allow-out-of-order", "false", "apply a pending migration older than the newest applied one instead of refusing",
+       false, bool_option(&Config::allow_out_of_order)},
       {"busy-timeout", "5s", "how long a connection waits for a lock held by the application", false,
        duration_option(&Config::busy_timeout, milliseconds(0), minutes(10))},
       {"idle-timeout", "30s", "a health-socket connection silent this long is closed", false,
@@ -215,12 +210,10 @@ Config resolve(const Settings& settings) {
   Config config;
   for (const auto& spec : option_table()) {
     const auto it = settings.find(spec.name);
-    const Setting setting =
-        it != settings.end() ? it->second : Setting{spec.default_value, "default"};
+    const Setting setting = it != settings.end() ? it->second : Setting{spec.default_value, "default"};
     if (auto expected = spec.apply(config, setting.value)) {
-      throw Error(ErrorCode::config, "option '" + std::string(spec.name) + "' from " +
-                                         setting.source + ": invalid value '" + setting.value +
-                                         "', expected " + *expected);
+      throw Error(ErrorCode::config, "option '" + std::string(spec.name) + "' from " + setting.source +
+                                         ": invalid value '" + setting.value + "', expected " + *expected);
     }
   }
   return config;
@@ -253,12 +246,10 @@ void read_config_file(const std::filesystem::path& file, Settings& into) {
   try {
     const auto parsed = po::parse_config_file(in, file_description(), false);
     for (const auto& option : parsed.options) {
-      into[option.string_key] = Setting{option.value.empty() ? "" : option.value.front(),
-                                        where(option.string_key)};
+      into[option.string_key] = Setting{option.value.empty() ? "" : option.value.front(), where(option.string_key)};
     }
   } catch (const po::unknown_option& e) {
-    throw Error(ErrorCode::config, where(e.get_option_name()) + ": unknown option '" +
-                                       e.get_option_name() + "'");
+    throw Error(ErrorCode::config, where(e.get_option_name()) + ": unknown option '" + e.get_option_name() + "'");
   } catch (const po::invalid_config_file_syntax& e) {
     throw Error(ErrorCode::config, "config file " + file.string() + ": " + e.what());
   } catch (const po::error& e) {
@@ -266,8 +257,8 @@ void read_config_file(const std::filesystem::path& file, Settings& into) {
   }
 }
 
-Loaded load(const std::map<std::string, std::string>& flags,
-            const std::optional<std::filesystem::path>& file, const std::vector<std::string>& env) {
+Loaded load(const std::map<std::string, std::string>& flags, const std::optional<std::filesystem::path>& file,
+            const std::vector<std::string>& env) {
   Loaded loaded;
   loaded.file = file;
   if (file) read_config_file(*file, loaded.settings);

@@ -1,9 +1,9 @@
 #include "sqlkeeper/config/units.h"
 
 #include <array>
-#include <cstdio>
 #include <cctype>
 #include <charconv>
+#include <cstdio>
 #include <limits>
 #include <utility>
 
@@ -50,10 +50,20 @@ bool multiply(std::uint64_t a, std::uint64_t b, std::uint64_t& out) {
 
 std::optional<Duration> parse_duration(std::string_view text) {
   static const std::array<std::pair<std::string_view, std::uint64_t>, 14> units{{
-      {"ms", 1},       {"msec", 1},        {"s", 1000},       {"sec", 1000},
-      {"m", 60000},    {"min", 60000},     {"h", 3600000},    {"hr", 3600000},
-      {"d", 86400000}, {"day", 86400000},  {"days", 86400000}, {"w", 604800000},
-      {"", 1000},      {"seconds", 1000},
+      {"ms", 1},
+      {"msec", 1},
+      {"s", 1000},
+      {"sec", 1000},
+      {"m", 60000},
+      {"min", 60000},
+      {"h", 3600000},
+      {"hr", 3600000},
+      {"d", 86400000},
+      {"day", 86400000},
+      {"days", 86400000},
+      {"w", 604800000},
+      {"", 1000},
+      {"seconds", 1000},
   }};
   auto s = trim(text);
   if (s.empty()) return std::nullopt;
@@ -73,16 +83,15 @@ std::optional<Duration> parse_duration(std::string_view text) {
       if (name == unit) factor = ms;
     std::uint64_t part = 0;
     if (factor == 0 || !multiply(*number, factor, part)) return std::nullopt;
-    if (part > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) - total)
-      return std::nullopt;
+    if (part > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()) - total) return std::nullopt;
     total += part;
   }
   return Duration(static_cast<std::int64_t>(total));
 }
 
 std::string format_duration(Duration d) {
-  static const std::array<std::pair<const char*, std::int64_t>, 5> units{{
-      {"d", 86400000}, {"h", 3600000}, {"min", 60000}, {"s", 1000}, {"ms", 1}}};
+  static const std::array<std::pair<const char*, std::int64_t>, 5> units{
+      {{"d", 86400000}, {"h", 3600000}, {"min", 60000}, {"s", 1000}, {"ms", 1}}};
   auto ms = d.count();
   if (ms == 0) return "0s";
   std::string out;

@@ -111,8 +111,7 @@ sqlite::Connection open_database(const DatabaseOptions& options) {
   return db;
 }
 
-sqlite::Connection open_database_readonly(const std::filesystem::path& path,
-                                          std::chrono::milliseconds busy_timeout) {
+sqlite::Connection open_database_readonly(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
   {
     Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw system_error("open database " + path.string(), errno);

@@ -39,7 +39,8 @@ HealthCheck check_schema(const HealthInputs& in) {
   switch (in.phase) {
     case Phase::ready: return {"schema", HealthStatus::ok, "migrated"};
     case Phase::starting:
-    case Phase::migrating: return {"schema", HealthStatus::failing, "not migrated yet (" + std::string(to_string(in.phase)) + ")"};
+    case Phase::migrating:
+      return {"schema", HealthStatus::failing, "not migrated yet (" + std::string(to_string(in.phase)) + ")"};
     case Phase::failed: return {"schema", HealthStatus::failing, "start-up failed"};
     case Phase::stopping: return {"schema", HealthStatus::failing, "stopping"};
   }
@@ -93,6 +94,8 @@ HealthReport evaluate_health(const HealthInputs& in) {
   return report;
 }
 
-int nagios_exit_code(HealthStatus s) { return static_cast<int>(s); }
+int nagios_exit_code(HealthStatus s) {
+  return static_cast<int>(s);
+}
 
 }  // namespace sqlkeeper::core

@@ -48,9 +48,9 @@ MigrationPlan plan_migrations(const MigrationSet& set, const std::vector<Applied
       if (allow_out_of_order) {
         plan.to_apply.push_back(i);
       } else {
-        plan.problems.push_back(what + " " + file.name + " was never applied but is older than the newest applied one (" +
-                                std::to_string(newest_applied) +
-                                "), as after a late merge; review it, then run with --allow-out-of-order");
+        plan.problems.push_back(
+            what + " " + file.name + " was never applied but is older than the newest applied one (" +
+            std::to_string(newest_applied) + "), as after a late merge; review it, then run with --allow-out-of-order");
       }
     } else {
       plan.to_apply.push_back(i);

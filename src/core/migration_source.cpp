@@ -17,7 +17,9 @@ namespace {
 constexpr std::string_view kBreakpoint = "--> statement-breakpoint";
 constexpr std::string_view kDirectivePrefix = "-- sqlkeeper:";
 
-Error migration_error(const std::string& message) { return Error(ErrorCode::migration, message); }
+Error migration_error(const std::string& message) {
+  return Error(ErrorCode::migration, message);
+}
 
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -77,8 +79,8 @@ MigrationSet load_plain(const std::filesystem::path& folder) {
     if (m[1].length() > 18) throw migration_error("migration " + path.string() + ": number too large");
     const std::int64_t version = std::stoll(m[1].str());
     if (auto [it, inserted] = by_version.emplace(version, path); !inserted)
-      throw migration_error("migrations " + it->second.filename().string() + " and " + name +
-                            " have the same number " + std::to_string(version));
+      throw migration_error("migrations " + it->second.filename().string() + " and " + name + " have the same number " +
+                            std::to_string(version));
   }
   for (const auto& [version, path] : by_version)
     set.files.push_back(read_migration(path, version, MigrationFormat::plain));
@@ -129,7 +131,9 @@ MigrationSet load_drizzle(const std::filesystem::path& folder) {
 
 }  // namespace
 
-const char* to_string(MigrationFormat f) { return f == MigrationFormat::drizzle ? "drizzle" : "plain"; }
+const char* to_string(MigrationFormat f) {
+  return f == MigrationFormat::drizzle ? "drizzle" : "plain";
+}
 
 MigrationDirectives parse_directives(std::string_view text, const std::string& file) {
   MigrationDirectives d;

@@ -171,7 +171,8 @@ void check_row_loss(const MigrationFile& file, const std::map<std::string, Table
             (now < 0 ? std::string("dropped") : std::to_string(now));
   }
   for (const auto& [table, rows] : after)
-    if (!before.count(table) && !renamed_to.count(table) && rows.count != 0) result.row_changes[table] = {0, rows.count};
+    if (!before.count(table) && !renamed_to.count(table) && rows.count != 0)
+      result.row_changes[table] = {0, rows.count};
   if (!lost.empty())
     throw Error(ErrorCode::migration, "migration " + file.name + " would lose rows (" + lost +
                                           "); rolled back. If that is intended, add the line "
@@ -257,8 +258,7 @@ AppliedMigration apply_one(sqlite::Connection& db, const MigrationSet& set, cons
                   "migration " + file.name + " leaves foreign key violations (" + added + "); rolled back");
   }
   check_row_loss(file, counts_before, row_counts(db), result);
-  result.duration =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   record_applied(db, set, file, env, result.duration);
   tx.commit();
   return result;
@@ -304,9 +304,11 @@ std::vector<AppliedRecord> read_applied(sqlite::Connection& db, MigrationFormat 
     return records;
   }
   if (!table_exists(db, "sqlkeeper_migrations")) return records;
-  auto st = db.prepare("SELECT version, sha256, name, applied_at, duration_ms FROM sqlkeeper_migrations ORDER BY version");
+  auto st =
+      db.prepare("SELECT version, sha256, name, applied_at, duration_ms FROM sqlkeeper_migrations ORDER BY version");
   while (st.step())
-    records.push_back({st.column_int64(0), st.column_text(1), st.column_text(2), st.column_int64(3), st.column_int64(4)});
+    records.push_back(
+        {st.column_int64(0), st.column_text(1), st.column_text(2), st.column_int64(3), st.column_int64(4)});
   return records;
 }
 

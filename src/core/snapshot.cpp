@@ -47,8 +47,8 @@ void copy_database(sqlite::Connection& source, const std::filesystem::path& targ
   const int finish_rc = sqlite3_backup_finish(handle.b);
   handle.b = nullptr;
   if (rc != SQLITE_DONE)
-    throw Error(ErrorCode::sqlite, "copy " + source.path().string() + " to " + target.string() + ": " +
-                                       sqlite3_errstr(rc), rc);
+    throw Error(ErrorCode::sqlite,
+                "copy " + source.path().string() + " to " + target.string() + ": " + sqlite3_errstr(rc), rc);
   dest.check(finish_rc, "finish copy to " + target.string());
   // A published copy is one self-contained file: no -wal beside it.
   dest.exec("PRAGMA journal_mode=DELETE");
@@ -92,8 +92,7 @@ SnapshotResult write_snapshot(sqlite::Connection& source, const std::filesystem:
   }
   // The checksum is written last: only with it is the copy a finished backup.
   env.write_file_atomic(result.checksum_file, result.sha256 + "  " + name + "\n", kBackupMode);
-  result.duration =
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   return result;
 }
 

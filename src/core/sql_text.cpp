@@ -26,11 +26,15 @@ std::size_t skip_space_and_comments(std::string_view s, std::size_t i) {
   return i;
 }
 
-int count_lines(std::string_view s) { return static_cast<int>(std::count(s.begin(), s.end(), '\n')); }
+int count_lines(std::string_view s) {
+  return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
+}
 
 }  // namespace
 
-bool is_blank_sql(std::string_view text) { return skip_space_and_comments(text, 0) == text.size(); }
+bool is_blank_sql(std::string_view text) {
+  return skip_space_and_comments(text, 0) == text.size();
+}
 
 std::vector<SqlStatement> split_statements(std::string_view text, int first_line) {
   std::vector<SqlStatement> out;

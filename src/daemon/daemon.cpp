@@ -4,7 +4,6 @@
 #include <sysexits.h>
 
 #include <atomic>
-#include <mutex>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -12,6 +11,7 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <mutex>
 #include <optional>
 
 #include "sqlkeeper/core/database.h"
@@ -47,8 +47,12 @@ struct StartupResult {
 class Daemon {
  public:
   Daemon(const config::Loaded& loaded, ConfigReloader reload)
-      : loaded_(loaded), reload_(std::move(reload)), signals_(io_, SIGTERM, SIGINT, SIGHUP), refresh_(io_),
-        watchdog_(io_), extend_(io_) {
+      : loaded_(loaded),
+        reload_(std::move(reload)),
+        signals_(io_, SIGTERM, SIGINT, SIGHUP),
+        refresh_(io_),
+        watchdog_(io_),
+        extend_(io_) {
     const auto& c = loaded_.config;
     state_.started_at = std::chrono::system_clock::now();
     state_.database = c.database.string();
@@ -66,18 +70,21 @@ class Daemon {
       listener = open_listen_socket(c.socket, c.socket_mode);
     } catch (const Error& e) {
       // Tell systemd why, as for any fatal start-up error; main() prints and exits.
-      notifier_.fatal(e.sys_errno() != 0 ? e.sys_errno() : e.code() == ErrorCode::conflict ? EADDRINUSE : EIO,
+      notifier_.fatal(e.sys_errno() != 0                ? e.sys_errno()
+                      : e.code() == ErrorCode::conflict ? EADDRINUSE
+                                                        : EIO,
                       "failed: " + std::string(e.what()).substr(0, 200));
       throw;
     }
     socket_path_ = listener.created;
     spdlog::info("health socket {}", listener.activated ? "passed by systemd" : c.socket.string());
-    server_.emplace(io_, listener.fd.release(),
-                    [this](const HttpRequest& r) {
-                      ++state_.http_requests;
-                      return route(r, state_, std::chrono::system_clock::now());
-                    },
-                    HealthServerLimits{c.max_connections, c.idle_timeout, 8192, 4096});
+    server_.emplace(
+        io_, listener.fd.release(),
+        [this](const HttpRequest& r) {
+          ++state_.http_requests;
+          return route(r, state_, std::chrono::system_clock::now());
+        },
+        HealthServerLimits{c.max_connections, c.idle_timeout, 8192, 4096});
     server_->start();
     asio::co_spawn(io_, handle_signals(), asio::detached);
     if (notifier_.watchdog_interval()) asio::co_spawn(io_, watchdog_loop(), asio::detached);
@@ -144,8 +151,7 @@ class Daemon {
       };
       const auto report = core::migrate_up(*worker_db_, set, options);
       result.schema.applied_this_start = static_cast<int>(report.applied.size());
-      for (const auto& m : report.applied)
-        spdlog::info("applied migration {} in {} ms", m.name, m.duration.count());
+      for (const auto& m : report.applied) spdlog::info("applied migration {} in {} ms", m.name, m.duration.count());
       result.schema.format = core::to_string(set.format);
       result.schema.folder = set.folder.string();
       for (const auto& r : core::read_applied(*worker_db_, set.format)) {
@@ -158,7 +164,8 @@ class Daemon {
     const auto snapshots = core::list_snapshots(c.backup_dir, c.database.stem().string());
     result.backup_count = static_cast<int>(snapshots.size());
     if (!snapshots.empty())
-      result.last_backup = BackupSummary{snapshots.back().file.string(), snapshots.back().at, snapshots.back().size, true};
+      result.last_backup =
+          BackupSummary{snapshots.back().file.string(), snapshots.back().at, snapshots.back().size, true};
     return result;
   }
 
@@ -180,8 +187,7 @@ class Daemon {
     extend_.cancel();
     refresh();
     spdlog::info("ready: schema {} ({} migrations applied, {} this start, {} ms)", state_.schema.version,
-                 state_.schema.applied.size(), state_.schema.applied_this_start,
-                 state_.schema.migration_time.count());
+                 state_.schema.applied.size(), state_.schema.applied_this_start, state_.schema.migration_time.count());
     notifier_.ready(status_line(state_, std::chrono::system_clock::now()));
     asio::co_spawn(io_, refresh_loop(), asio::detached);
   }
@@ -224,9 +230,9 @@ class Daemon {
     probe();
     state_.sizes = core::file_sizes(loaded_.config.database);
     try {
-      state_.backup_free_bytes = Env::real().free_bytes(
-          std::filesystem::exists(loaded_.config.backup_dir) ? loaded_.config.backup_dir
-                                                              : loaded_.config.database.parent_path());
+      state_.backup_free_bytes = Env::real().free_bytes(std::filesystem::exists(loaded_.config.backup_dir)
+                                                            ? loaded_.config.backup_dir
+                                                            : loaded_.config.database.parent_path());
     } catch (const Error&) {
       state_.backup_free_bytes.reset();
     }
@@ -379,10 +385,10 @@ class Daemon {
   DaemonState state_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;
-  bool probing_ = false;                          // the loop probes the database once it is open
-  std::optional<sqlite::Connection> worker_db_;   // worker thread only
-  std::mutex worker_db_mutex_;                    // guards worker_db_handle_ against close
-  sqlite3* worker_db_handle_ = nullptr;           // for sqlite3_interrupt from the loop
+  bool probing_ = false;                         // the loop probes the database once it is open
+  std::optional<sqlite::Connection> worker_db_;  // worker thread only
+  std::mutex worker_db_mutex_;                   // guards worker_db_handle_ against close
+  sqlite3* worker_db_handle_ = nullptr;          // for sqlite3_interrupt from the loop
   bool stopping_ = false;
   int exit_code_ = EXIT_SUCCESS;
   // Declared last: destroyed (joined) first, while everything its jobs touch still exists.

@@ -59,14 +59,18 @@ http::response<http::string_body> make_response(unsigned status, unsigned versio
   return res;
 }
 
-std::string error_json(const std::string& message) { return "{\"error\":\"" + message + "\"}\n"; }
+std::string error_json(const std::string& message) {
+  return "{\"error\":\"" + message + "\"}\n";
+}
 
 }  // namespace
 
 HealthServer::HealthServer(asio::io_context& io, int listening_fd, Handler handler, HealthServerLimits limits)
     : io_(io), acceptor_(io, local(), listening_fd), handler_(std::move(handler)), limits_(limits) {}
 
-HealthServer::~HealthServer() { stop(); }
+HealthServer::~HealthServer() {
+  stop();
+}
 
 void HealthServer::start() {
   asio::co_spawn(io_, accept_loop(), [](std::exception_ptr e) {
@@ -104,13 +108,16 @@ asio::awaitable<void> HealthServer::accept_loop() {
     auto session = std::make_shared<Session>(std::move(socket));
     if (static_cast<int>(sessions_.size()) >= limits_.max_connections) {
       // Over the cap: answer 503 at once rather than queue behind slow clients.
-      asio::co_spawn(io_, [session]() -> asio::awaitable<void> {
-        auto res = make_response(503, 11, false, "application/json", error_json("too many connections"));
-        session->deadline.expires_after(std::chrono::seconds(1));
-        asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
-        co_await http::async_write(session->socket, res, tuple_awaitable);
-        session->close();
-      }, asio::detached);
+      asio::co_spawn(
+          io_,
+          [session]() -> asio::awaitable<void> {
+            auto res = make_response(503, 11, false, "application/json", error_json("too many connections"));
+            session->deadline.expires_after(std::chrono::seconds(1));
+            asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
+            co_await http::async_write(session->socket, res, tuple_awaitable);
+            session->close();
+          },
+          asio::detached);
       continue;
     }
     sessions_.push_back(session);

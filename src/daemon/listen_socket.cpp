@@ -3,8 +3,8 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
-#include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -38,10 +38,11 @@ void remove_stale(const std::filesystem::path& path) {
     throw system_error("stat socket path " + path.string(), errno);
   }
   if (!S_ISSOCK(st.st_mode))
-    throw Error(ErrorCode::conflict, "socket path " + path.string() + " exists and is not a socket; refusing to replace it");
+    throw Error(ErrorCode::conflict,
+                "socket path " + path.string() + " exists and is not a socket; refusing to replace it");
   if (someone_listens(path))
-    throw Error(ErrorCode::conflict, "another sqlkeeper is already answering on " + path.string() +
-                                         "; refusing to start a second one");
+    throw Error(ErrorCode::conflict,
+                "another sqlkeeper is already answering on " + path.string() + "; refusing to start a second one");
   if (::unlink(path.c_str()) != 0 && errno != ENOENT) throw system_error("remove stale socket " + path.string(), errno);
 }
 

@@ -38,7 +38,9 @@ void Notifier::reloading() {
   send("RELOADING=1\nMONOTONIC_USEC=" + std::to_string(monotonic_usec()));
 }
 
-void Notifier::stopping(const std::string& status) { send("STOPPING=1\nSTATUS=" + status); }
+void Notifier::stopping(const std::string& status) {
+  send("STOPPING=1\nSTATUS=" + status);
+}
 
 void Notifier::status(const std::string& status) {
   if (status == last_status_) return;
@@ -50,7 +52,9 @@ void Notifier::extend_timeout(std::chrono::microseconds by) {
   send("EXTEND_TIMEOUT_USEC=" + std::to_string(by.count()));
 }
 
-void Notifier::watchdog() { send("WATCHDOG=1"); }
+void Notifier::watchdog() {
+  send("WATCHDOG=1");
+}
 
 void Notifier::fatal(int err, const std::string& status) {
   send("STATUS=" + status + "\nERRNO=" + std::to_string(err));

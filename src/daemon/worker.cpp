@@ -6,7 +6,9 @@ namespace sqlkeeper::daemon {
 
 Worker::Worker() : guard_(context_.get_executor()), thread_([this] { context_.run(); }) {}
 
-Worker::~Worker() { stop(); }
+Worker::~Worker() {
+  stop();
+}
 
 void Worker::stop() {
   guard_.reset();

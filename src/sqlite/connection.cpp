@@ -11,10 +11,11 @@ Statement::Statement(Connection& db, std::string_view sql) : db_(&db) {
   db.check(rc, "prepare `" + std::string(sql.substr(0, 80)) + "`");
 }
 
-Statement::Statement(Statement&& other) noexcept
-    : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
+Statement::Statement(Statement&& other) noexcept : db_(other.db_), stmt_(std::exchange(other.stmt_, nullptr)) {}
 
-Statement::~Statement() { sqlite3_finalize(stmt_); }
+Statement::~Statement() {
+  sqlite3_finalize(stmt_);
+}
 
 Statement& Statement::bind(int index, std::int64_t value) {
   db_->check(sqlite3_bind_int64(stmt_, index, value), "bind");
@@ -27,8 +28,7 @@ Statement& Statement::bind(int index, double value) {
 }
 
 Statement& Statement::bind(int index, std::string_view text) {
-  db_->check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT),
-             "bind");
+  db_->check(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT), "bind");
   return *this;
 }
 
@@ -50,15 +50,25 @@ void Statement::reset() {
   sqlite3_clear_bindings(stmt_);
 }
 
-std::int64_t Statement::column_int64(int i) const { return sqlite3_column_int64(stmt_, i); }
-double Statement::column_double(int i) const { return sqlite3_column_double(stmt_, i); }
+std::int64_t Statement::column_int64(int i) const {
+  return sqlite3_column_int64(stmt_, i);
+}
+double Statement::column_double(int i) const {
+  return sqlite3_column_double(stmt_, i);
+}
 std::string Statement::column_text(int i) const {
   const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
   return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
 }
-bool Statement::column_is_null(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
-int Statement::column_type(int i) const { return sqlite3_column_type(stmt_, i); }
-int Statement::column_count() const { return sqlite3_column_count(stmt_); }
+bool Statement::column_is_null(int i) const {
+  return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
+}
+int Statement::column_type(int i) const {
+  return sqlite3_column_type(stmt_, i);
+}
+int Statement::column_count() const {
+  return sqlite3_column_count(stmt_);
+}
 std::string Statement::sql() const {
   const char* s = sqlite3_sql(stmt_);
   return s ? s : "";
@@ -91,7 +101,9 @@ Connection& Connection::operator=(Connection&& other) noexcept {
   return *this;
 }
 
-Connection::~Connection() { close(); }
+Connection::~Connection() {
+  close();
+}
 
 void Connection::close() noexcept {
   if (db_) {
@@ -107,8 +119,8 @@ void Connection::exec(std::string_view sql) {
   if (rc != SQLITE_OK) {
     const std::string text = message ? message : sqlite3_errstr(rc);
     sqlite3_free(message);
-    throw Error(ErrorCode::sqlite,
-                "run `" + std::string(sql.substr(0, 80)) + "` on " + path_.string() + ": " + text, rc);
+    throw Error(ErrorCode::sqlite, "run `" + std::string(sql.substr(0, 80)) + "` on " + path_.string() + ": " + text,
+                rc);
   }
 }
 
@@ -128,17 +140,25 @@ void Connection::set_busy_timeout(std::chrono::milliseconds timeout) {
   check(sqlite3_busy_timeout(db_, static_cast<int>(timeout.count())), "set busy timeout");
 }
 
-void Connection::interrupt() { sqlite3_interrupt(db_); }
+void Connection::interrupt() {
+  sqlite3_interrupt(db_);
+}
 
-bool Connection::in_transaction() const { return sqlite3_get_autocommit(db_) == 0; }
+bool Connection::in_transaction() const {
+  return sqlite3_get_autocommit(db_) == 0;
+}
 
-std::string Connection::errmsg() const { return db_ ? sqlite3_errmsg(db_) : "no connection"; }
+std::string Connection::errmsg() const {
+  return db_ ? sqlite3_errmsg(db_) : "no connection";
+}
 
 void Connection::check(int rc, std::string_view what) const {
   if (rc == SQLITE_OK) return;
   throw Error(ErrorCode::sqlite, std::string(what) + " on " + path_.string() + ": " + errmsg(), rc);
 }
 
-std::string library_version() { return sqlite3_libversion(); }
+std::string library_version() {
+  return sqlite3_libversion();
+}
 
 }  // namespace sqlkeeper::sqlite

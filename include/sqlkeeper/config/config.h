@@ -73,8 +73,8 @@ struct Loaded {
 // Layers defaults < config file < environment < command-line flags. `flags` holds
 // the options given on the command line (name -> text); `env` the process
 // environment (NAME=value strings). Throws Error(config) with the source named.
-Loaded load(const std::map<std::string, std::string>& flags,
-            const std::optional<std::filesystem::path>& file, const std::vector<std::string>& env);
+Loaded load(const std::map<std::string, std::string>& flags, const std::optional<std::filesystem::path>& file,
+            const std::vector<std::string>& env);
 
 // Reads a config file into settings; unknown keys and syntax errors name file:line.
 void read_config_file(const std::filesystem::path& file, Settings& into);

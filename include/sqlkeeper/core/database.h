@@ -22,8 +22,7 @@ struct DatabaseOptions {
 sqlite::Connection open_database(const DatabaseOptions& options);
 
 // Opens an existing database read-only with the same per-connection settings.
-sqlite::Connection open_database_readonly(const std::filesystem::path& path,
-                                          std::chrono::milliseconds busy_timeout);
+sqlite::Connection open_database_readonly(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout);
 
 // Applies the per-connection pragmas (foreign_keys, synchronous) to any connection.
 void apply_connection_pragmas(sqlite::Connection& db);

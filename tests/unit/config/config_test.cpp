@@ -46,9 +46,9 @@ TEST(OptionTable, EveryDefaultPassesItsOwnValidation) {
 }
 
 TEST(OptionTable, HasEveryOptionOfTheDesign) {
-  for (const char* name : {"database", "migrations", "backup-dir", "backup-at", "retention-days",
-                           "retention-min-count", "checkpoint-interval", "wal-max-bytes", "socket", "socket-mode",
-                           "admin-group", "file-mode", "log-level", "post-backup-command", "migrate-on-start"})
+  for (const char* name : {"database", "migrations", "backup-dir", "backup-at", "retention-days", "retention-min-count",
+                           "checkpoint-interval", "wal-max-bytes", "socket", "socket-mode", "admin-group", "file-mode",
+                           "log-level", "post-backup-command", "migrate-on-start"})
     EXPECT_NE(find_option(name), nullptr) << name;
 }
 
@@ -77,22 +77,25 @@ TEST(Load, PrecedenceIsDefaultsFileEnvFlags) {
 }
 
 TEST(Load, BadValueNamesOptionValueAndSource) {
-  EXPECT_EQ(error_of([] { load({{"retention-days", "zero"}}, std::nullopt, {}); }),
+  EXPECT_EQ(error_of([] {
+              load({{"retention-days", "zero"}}, std::nullopt, {});
+            }),
             "option 'retention-days' from --retention-days: invalid value 'zero', expected a whole number from 1 "
             "to 36500");
-  EXPECT_NE(error_of([] { load({}, std::nullopt, {"SQLKEEPER_CHECKPOINT_INTERVAL=often"}); })
-                .find("from env SQLKEEPER_CHECKPOINT_INTERVAL: invalid value 'often'"),
+  EXPECT_NE(error_of([] {
+              load({}, std::nullopt, {"SQLKEEPER_CHECKPOINT_INTERVAL=often"});
+            }).find("from env SQLKEEPER_CHECKPOINT_INTERVAL: invalid value 'often'"),
             std::string::npos);
   TempFile file("\n\nfile-mode = 0444\n");
-  EXPECT_NE(error_of([&] { load({}, file.path(), {}); })
-                .find("option 'file-mode' from " + file.path().string() + ":3: invalid value '0444'"),
+  EXPECT_NE(error_of([&] {
+              load({}, file.path(), {});
+            }).find("option 'file-mode' from " + file.path().string() + ":3: invalid value '0444'"),
             std::string::npos);
 }
 
 TEST(Load, UnknownKeysAreErrors) {
   TempFile file("database = /tmp/x.db\nretention = 5\n");
-  EXPECT_EQ(error_of([&] { load({}, file.path(), {}); }),
-            file.path().string() + ":2: unknown option 'retention'");
+  EXPECT_EQ(error_of([&] { load({}, file.path(), {}); }), file.path().string() + ":2: unknown option 'retention'");
   EXPECT_EQ(error_of([] { load({}, std::nullopt, {"SQLKEEPER_RETENTION=5"}); }),
             "environment variable SQLKEEPER_RETENTION: unknown option 'retention'");
 }
@@ -104,11 +107,13 @@ TEST(Load, MissingConfigFileIsAnError) {
 
 TEST(Resolve, RejectsBadValuesOfEveryKind) {
   const std::pair<const char*, const char*> bad[] = {
-      {"backup-at", "25:00"},          {"retention-days", "-1"},    {"retention-min-count", "0"},
-      {"checkpoint-interval", "0s"},   {"wal-max-bytes", "10kB"},   {"socket", ""},
-      {"socket-mode", "0777x"},        {"admin-group", "wheel;rm"}, {"file-mode", "0200"},
-      {"log-level", "loud"},           {"migrate-on-start", "sure"}, {"busy-timeout", "1h"},
-      {"max-connections", "100000"},   {"database", ""},
+      {"backup-at", "25:00"},        {"retention-days", "-1"},
+      {"retention-min-count", "0"},  {"checkpoint-interval", "0s"},
+      {"wal-max-bytes", "10kB"},     {"socket", ""},
+      {"socket-mode", "0777x"},      {"admin-group", "wheel;rm"},
+      {"file-mode", "0200"},         {"log-level", "loud"},
+      {"migrate-on-start", "sure"},  {"busy-timeout", "1h"},
+      {"max-connections", "100000"}, {"database", ""},
   };
   for (const auto& [name, value] : bad) {
     Settings s{{name, {value, "test"}}};

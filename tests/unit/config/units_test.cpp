@@ -9,9 +9,9 @@ using std::chrono::milliseconds;
 
 TEST(ParseDuration, AcceptsWhatPeopleWrite) {
   const std::pair<const char*, std::int64_t> cases[] = {
-      {"30d", 30LL * 86400000}, {"5min", 300000}, {"90s", 90000},    {"90", 90000},
-      {"1h30min", 5400000},     {"1h 30min", 5400000}, {"250ms", 250}, {"2w", 2LL * 604800000},
-      {" 10 s ", 10000},        {"0", 0},          {"3 days", 3LL * 86400000}, {"1H", 3600000},
+      {"30d", 30LL * 86400000},   {"5min", 300000}, {"90s", 90000},          {"90", 90000},     {"1h30min", 5400000},
+      {"1h 30min", 5400000},      {"250ms", 250},   {"2w", 2LL * 604800000}, {" 10 s ", 10000}, {"0", 0},
+      {"3 days", 3LL * 86400000}, {"1H", 3600000},
   };
   for (const auto& [text, ms] : cases) {
     const auto d = parse_duration(text);
@@ -34,8 +34,8 @@ TEST(FormatDuration, RoundTrips) {
 
 TEST(ParseSize, BinaryAndDecimalUnits) {
   const std::pair<const char*, std::uint64_t> cases[] = {
-      {"4096", 4096},        {"64MiB", 64ULL << 20}, {"64M", 64ULL << 20}, {"1GB", 1000000000ULL},
-      {"2 KiB", 2048},       {"1kb", 1000},          {"1TiB", 1ULL << 40}, {"7B", 7},
+      {"4096", 4096},  {"64MiB", 64ULL << 20}, {"64M", 64ULL << 20}, {"1GB", 1000000000ULL},
+      {"2 KiB", 2048}, {"1kb", 1000},          {"1TiB", 1ULL << 40}, {"7B", 7},
   };
   for (const auto& [text, bytes] : cases) {
     const auto s = parse_size(text);

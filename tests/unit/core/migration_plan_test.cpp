@@ -19,7 +19,9 @@ MigrationSet set_of(std::initializer_list<std::pair<std::int64_t, const char*>> 
   return set;
 }
 
-AppliedRecord rec(std::int64_t key, const char* hash) { return {key, hash, std::to_string(key) + "_m.sql", 1, 0}; }
+AppliedRecord rec(std::int64_t key, const char* hash) {
+  return {key, hash, std::to_string(key) + "_m.sql", 1, 0};
+}
 
 std::vector<MigrationState> states(const MigrationPlan& p) {
   std::vector<MigrationState> out;
@@ -37,8 +39,8 @@ TEST(PlanMigrations, PartialAppliesOnlyTheRest) {
   const auto p = plan_migrations(set_of({{1, "a"}, {2, "b"}, {3, "c"}}), {rec(1, "a"), rec(2, "b")}, false);
   EXPECT_TRUE(p.problems.empty());
   EXPECT_EQ(p.to_apply, (std::vector<std::size_t>{2}));
-  EXPECT_EQ(states(p), (std::vector<MigrationState>{MigrationState::applied, MigrationState::applied,
-                                                    MigrationState::pending}));
+  EXPECT_EQ(states(p),
+            (std::vector<MigrationState>{MigrationState::applied, MigrationState::applied, MigrationState::pending}));
 }
 
 TEST(PlanMigrations, FullyAppliedDoesNothing) {

@@ -46,11 +46,11 @@ TEST(Utf8, FindsTheFirstInvalidByte) {
   EXPECT_EQ(find_invalid_utf8("plain ascii"), std::string::npos);
   EXPECT_EQ(find_invalid_utf8("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"), std::string::npos);
   EXPECT_EQ(find_invalid_utf8("ab\xff"), 2u);
-  EXPECT_EQ(find_invalid_utf8("a\xc3"), 1u);                  // truncated
-  EXPECT_EQ(find_invalid_utf8("\xc0\xaf"), 0u);               // overlong '/'
-  EXPECT_EQ(find_invalid_utf8("x\xed\xa0\x80"), 1u);          // UTF-16 surrogate
-  EXPECT_EQ(find_invalid_utf8("\xf4\x90\x80\x80"), 0u);       // past U+10FFFF
-  EXPECT_EQ(find_invalid_utf8("caf\xe9"), 3u);                // Latin-1
+  EXPECT_EQ(find_invalid_utf8("a\xc3"), 1u);             // truncated
+  EXPECT_EQ(find_invalid_utf8("\xc0\xaf"), 0u);          // overlong '/'
+  EXPECT_EQ(find_invalid_utf8("x\xed\xa0\x80"), 1u);     // UTF-16 surrogate
+  EXPECT_EQ(find_invalid_utf8("\xf4\x90\x80\x80"), 0u);  // past U+10FFFF
+  EXPECT_EQ(find_invalid_utf8("caf\xe9"), 3u);           // Latin-1
 }
 
 TEST(QuoteIdentifier, DoublesQuotes) {
