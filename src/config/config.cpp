@@ -308,6 +308,18 @@ std::string sample_file() {
   return out.str();
 }
 
+Settings merge_live(const Settings& running, const Settings& fresh) {
+  Settings merged = fresh;
+  for (const auto& spec : option_table()) {
+    if (spec.live) continue;
+    if (const auto it = running.find(spec.name); it != running.end())
+      merged[spec.name] = it->second;
+    else
+      merged.erase(spec.name);
+  }
+  return merged;
+}
+
 std::vector<std::string> changes_needing_restart(const Settings& before, const Settings& after) {
   std::vector<std::string> names;
   for (const auto& spec : option_table()) {

@@ -308,27 +308,10 @@ class Daemon {
       auto fresh = reload_();
       for (const auto& name : config::changes_needing_restart(loaded_.settings, fresh.settings))
         spdlog::warn("reload: option '{}' changed but takes effect only after a restart", name);
-      set_log_level(fresh.config.log_level);
-      state_.wal_max_bytes = fresh.config.wal_max_bytes;
-      // Keep what needs a restart as it is running now; take the live options.
-      auto running = loaded_.config;
-      running.log_level = fresh.config.log_level;
-      running.wal_max_bytes = fresh.config.wal_max_bytes;
-      running.checkpoint_interval = fresh.config.checkpoint_interval;
-      running.backup_at = fresh.config.backup_at;
-      running.retention_days = fresh.config.retention_days;
-      running.retention_min_count = fresh.config.retention_min_count;
-      running.admin_group = fresh.config.admin_group;
-      running.post_backup_command = fresh.config.post_backup_command;
-      loaded_.config = running;
-      // Record the new settings, except those that wait for a restart: they still run
-      // with the old value, and the next reload must name them again.
-      auto settings = fresh.settings;
-      for (const auto& spec : config::option_table())
-        if (!spec.live)
-          if (const auto it = loaded_.settings.find(spec.name); it != loaded_.settings.end())
-            settings[spec.name] = it->second;
-      loaded_.settings = std::move(settings);
+      loaded_.settings = config::merge_live(loaded_.settings, fresh.settings);
+      loaded_.config = config::resolve(loaded_.settings);
+      set_log_level(loaded_.config.log_level);
+      state_.wal_max_bytes = loaded_.config.wal_max_bytes;
       spdlog::info("configuration reloaded");
     } catch (const Error& e) {
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());

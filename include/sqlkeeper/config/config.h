@@ -85,6 +85,10 @@ std::string describe(const Settings& settings);
 // A commented configuration file with every option at its default (etc/sqlkeeper.conf).
 std::string sample_file();
 
+// The settings a running daemon adopts on reload: `fresh` for live options, and
+// `running` for those that wait for a restart (so the next reload names them again).
+Settings merge_live(const Settings& running, const Settings& fresh);
+
 // Which of the options that differ between two configs need a restart.
 std::vector<std::string> changes_needing_restart(const Settings& before, const Settings& after);
 

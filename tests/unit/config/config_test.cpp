@@ -168,3 +168,20 @@ TEST(SampleFile, UncommentedSampleLoadsToTheDefaults) {
 
 }  // namespace
 }  // namespace sqlkeeper::config
+
+namespace sqlkeeper::config {
+namespace {
+
+TEST(Reload, MergeTakesLiveOptionsAndKeepsTheRest) {
+  const Settings running{{"database", {"/a.db", "--database"}}, {"log-level", {"info", "default"}}};
+  const Settings fresh{{"database", {"/b.db", "f:1"}}, {"log-level", {"debug", "f:2"}}, {"socket", {"/s", "f:3"}}};
+  const auto merged = merge_live(running, fresh);
+  EXPECT_EQ(merged.at("database").value, "/a.db");
+  EXPECT_EQ(merged.at("log-level").value, "debug");
+  EXPECT_EQ(merged.count("socket"), 0u);  // not live, not set before: stays at its default
+  EXPECT_EQ(changes_needing_restart(merged, fresh), (std::vector<std::string>{"database", "socket"}));
+  EXPECT_EQ(resolve(merged).log_level, "debug");
+}
+
+}  // namespace
+}  // namespace sqlkeeper::config
