@@ -10,6 +10,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <nlohmann/json.hpp>
 
 namespace sqlkeeper::daemon {
 
@@ -59,9 +60,8 @@ http::response<http::string_body> make_response(unsigned status, unsigned versio
   return res;
 }
 
-std::string error_json(const std::string& message) {
-  return "{\"error\":\"" + message + "\"}\n";
-}
+// Beast's error texts are not ours; let the JSON library do the escaping.
+std::string error_json(const std::string& message) { return nlohmann::json{{"error", message}}.dump() + "\n"; }
 
 }  // namespace
 
