@@ -12,7 +12,11 @@ jobs=$(nproc)
 
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-program-options1.81-dev
   libsqlite3-dev libspdlog-dev libsystemd-dev nlohmann-json3-dev libssl-dev libgtest-dev)
-test_packages=(python3 python3-pytest sqlite3 curl prometheus make)
+# curl: the README's next step after `run` is `curl --unix-socket ...`.
+run_packages=(curl)
+# systemd: systemd-socket-activate for the socket activation test (not installed on
+# minimal systems and containers, where that test would otherwise be skipped).
+test_packages=(python3 python3-pytest sqlite3 curl make systemd)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -33,6 +37,30 @@ ensure_node() {
   ensure_packages nodejs npm libnode-dev
 }
 
+cache_dir="${SK_CACHE_DIR:-${HOME:-/tmp}/.cache/sqlkeeper}"
+
+# Prints the path of a promtool. Installing Debian's prometheus package would also
+# enable and start a Prometheus server, so only its promtool is unpacked, into the
+# cache, keyed by the package version.
+ensure_promtool() {
+  if command -v promtool >/dev/null; then command -v promtool; return; fi
+  local version dir tmp
+  version=$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')
+  if [ -z "$version" ] || [ "$version" = "(none)" ]; then
+    as_root apt-get update -qq
+    version=$(apt-cache policy prometheus | awk '/Candidate:/ {print $2}')
+  fi
+  dir="$cache_dir/prometheus-$version"
+  if [ ! -x "$dir/usr/bin/promtool" ]; then
+    tmp=$(mktemp -d)
+    (cd "$tmp" && apt-get download -qq "prometheus=$version" >&2)
+    dpkg-deb -x "$tmp"/prometheus_*.deb "$tmp/root"
+    mkdir -p "$cache_dir" && rm -rf "$dir" && mv "$tmp/root" "$dir"
+    rm -rf "$tmp"
+  fi
+  echo "$dir/usr/bin/promtool"
+}
+
 # build DIR [cmake args...]
 build() {
   local dir=$1; shift
@@ -46,7 +74,7 @@ case "${1:-}" in
     build build
     ;;
   run)
-    ensure_packages "${build_packages[@]}"
+    ensure_packages "${build_packages[@]}" "${run_packages[@]}"
     build build
     mkdir -p local
     echo "sqlkeeper: database local/app.db, backups local/backups, socket local/sqlkeeper.sock" >&2
@@ -60,6 +88,8 @@ case "${1:-}" in
     # The drizzle interop tests find drizzle-orm and better-sqlite3 through this.
     SK_TEST_NODE_MODULES=$(bash tests/interop/setup.sh | tail -n 1)
     export SK_TEST_NODE_MODULES
+    SK_PROMTOOL=$(ensure_promtool)
+    export SK_PROMTOOL
     build build -DSQLKEEPER_WERROR=ON
     (cd build && ctest --output-on-failure -j "$jobs")
     build build-sanitize -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
