@@ -1,7 +1,6 @@
 #include "sqlkeeper/core/migration_source.h"
 
 #include <algorithm>
-#include <cctype>
 #include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
@@ -27,13 +26,6 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream out;
   out << in.rdbuf();
   return out.str();
-}
-
-// Table names compare case-insensitively in SQLite (ASCII letters only).
-std::string ascii_lower(std::string s) {
-  for (auto& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
 }
 
 int line_of(std::string_view text, std::size_t offset) {
@@ -146,9 +138,7 @@ MigrationDirectives parse_directives(std::string_view text, const std::string& f
     pos = nl == std::string_view::npos ? text.size() + 1 : nl + 1;
     while (!l.empty() && (l.front() == ' ' || l.front() == '\t')) l.remove_prefix(1);
     // Case-insensitive, like SQL itself: "-- SQLKeeper: ..." must not be silently ignored.
-    std::string head(l.substr(0, kDirectivePrefix.size()));
-    for (auto& ch : head) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
-    if (head != kDirectivePrefix) continue;
+    if (ascii_lower(l.substr(0, kDirectivePrefix.size())) != kDirectivePrefix) continue;
     std::istringstream words{std::string(l.substr(kDirectivePrefix.size()))};
     for (std::string word; words >> word;) {
       const auto eq = word.find('=');

@@ -99,13 +99,6 @@ std::map<std::string, TableRows> row_counts(sqlite::Connection& db) {
   return counts;
 }
 
-// SQLite compares table names case-insensitively (ASCII only).
-std::string ascii_lower(std::string s) {
-  for (auto& c : s)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  return s;
-}
-
 std::map<std::string, std::int64_t> foreign_key_violations(sqlite::Connection& db) {
   std::map<std::string, std::int64_t> per_table;
   auto st = db.prepare("PRAGMA foreign_key_check");

@@ -27,6 +27,9 @@ bool is_blank_sql(std::string_view text);
 // Byte offset of the first invalid UTF-8 sequence, or npos when valid.
 std::size_t find_invalid_utf8(std::string_view text);
 
+// ASCII-only lower case, as SQLite compares identifiers and keywords.
+std::string ascii_lower(std::string_view text);
+
 // Quotes an identifier for SQL: foo"bar -> "foo""bar".
 std::string quote_identifier(std::string_view name);
 

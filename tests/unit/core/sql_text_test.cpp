@@ -60,3 +60,13 @@ TEST(QuoteIdentifier, DoublesQuotes) {
 
 }  // namespace
 }  // namespace sqlkeeper::core
+
+namespace sqlkeeper::core {
+namespace {
+
+TEST(AsciiLower, LowersOnlyAsciiLetters) {
+  EXPECT_EQ(ascii_lower("Expenses_\xC3\x89T\xC3\xA9"), "expenses_\xC3\x89t\xC3\xA9");
+}
+
+}  // namespace
+}  // namespace sqlkeeper::core
