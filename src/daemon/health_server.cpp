@@ -3,6 +3,10 @@
 #include <spdlog/spdlog.h>
 #include <sys/socket.h>
 
+#include <algorithm>
+#include <array>
+#include <iterator>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -15,6 +19,7 @@
 namespace sqlkeeper::daemon {
 
 namespace asio = boost::asio;
+namespace beast = boost::beast;
 namespace http = boost::beast::http;
 using local = asio::local::stream_protocol;
 using asio::use_awaitable;
@@ -23,13 +28,26 @@ constexpr auto tuple_awaitable = asio::as_tuple(use_awaitable);
 struct HealthServer::Session {
   explicit Session(local::socket s) : socket(std::move(s)), deadline(socket.get_executor()) {}
   local::socket socket;
-  // Closes the socket when it fires; re-armed before every read and write.
+  // Closes the socket when it fires; re-armed for each request, answer and idle wait.
   asio::steady_timer deadline;
+  // The server's list this session is in (served or refused), and its place there.
+  std::list<std::shared_ptr<Session>>* list = nullptr;
+  std::list<std::shared_ptr<Session>>::iterator position;
+  // Its request is complete and being answered: it is never evicted.
+  bool answering = false;
   void close() {
     boost::system::error_code ignored;
     socket.shutdown(local::socket::shutdown_both, ignored);
     socket.close(ignored);
     deadline.cancel();
+  }
+  void enlist(std::list<std::shared_ptr<Session>>& l, std::shared_ptr<Session> self) {
+    position = l.insert(l.end(), std::move(self));
+    list = &l;
+  }
+  void unlist() {
+    if (list) list->erase(position);
+    list = nullptr;
   }
 };
 
@@ -61,7 +79,102 @@ http::response<http::string_body> make_response(unsigned status, unsigned versio
 }
 
 // Beast's error texts are not ours; let the JSON library do the escaping.
-std::string error_json(const std::string& message) { return nlohmann::json{{"error", message}}.dump() + "\n"; }
+std::string error_json(const std::string& message) {
+  return nlohmann::json{{"error", message}}.dump() + "\n";
+}
+
+// After a refusal, how long and how much of what the client still sends is read and dropped.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+constexpr std::size_t kLingerBytes = 1 << 20;
+// One read from a client, so that no single client holds the loop for long.
+constexpr std::size_t kReadChunk = 4096;
+
+// Closing a socket with unread input resets the connection, and a client still
+// sending (a flood of header lines, a refused body) then sees "broken pipe" instead
+// of our answer: stop sending, read and drop what it still sends for a moment, close.
+asio::awaitable<void> linger_close(HealthServer::Session& s) {
+  boost::system::error_code ignored;
+  s.socket.shutdown(local::socket::shutdown_send, ignored);
+  s.deadline.expires_after(kLingerTime);
+  std::array<char, kReadChunk> sink;
+  for (std::size_t drained = 0; drained < kLingerBytes;) {
+    auto [ec, n] = co_await s.socket.async_read_some(asio::buffer(sink), tuple_awaitable);
+    if (ec) break;
+    drained += n;
+  }
+  s.close();
+}
+
+// How reading one request ended: complete, refused (answer `status` and close), or
+// neither: the client went away or its deadline closed the socket.
+struct ReadResult {
+  bool complete = false;
+  unsigned status = 0;
+  std::string reason;
+};
+
+ReadResult refusal(unsigned status, std::string reason) {
+  return {false, status, std::move(reason)};
+}
+
+// Reads one request, feeding the parser ourselves: Beast 1.81 checks header_limit
+// within one put() only, and its async_read keeps reading while the parser wants
+// more, so a stream of short header lines would grow the fields without bound.
+// Here the header's bytes and fields are counted across reads.
+asio::awaitable<ReadResult> read_request(HealthServer::Session& s, beast::flat_buffer& buffer,
+                                         http::request_parser<http::string_body>& parser,
+                                         const HealthServerLimits& limits, bool first) {
+  // A first request's deadline runs from the accept; a later one's from its first byte.
+  bool started = first;
+  const auto start = [&] {
+    if (started) return;
+    started = true;
+    s.deadline.expires_after(limits.request_timeout);
+  };
+  if (buffer.size() > 0) start();  // pipelined after the previous request
+  std::uint64_t header_bytes = 0;
+  bool need_more = buffer.size() == 0;
+  while (!parser.is_done()) {
+    if (need_more) {
+      const auto room = std::min(buffer.max_size() - buffer.size(), kReadChunk);
+      if (room == 0) {
+        if (!parser.is_header_done())
+          co_return refusal(431, "request header over " + std::to_string(limits.header_limit) + " bytes");
+        co_return refusal(413, "request body over " + std::to_string(limits.body_limit) + " bytes");
+      }
+      auto [ec, n] = co_await s.socket.async_read_some(buffer.prepare(room), tuple_awaitable);
+      buffer.commit(n);
+      if (ec == asio::error::eof && parser.got_some()) {
+        boost::system::error_code eof_ec;
+        parser.put_eof(eof_ec);  // a body that runs to the end of the stream ends here
+        if (eof_ec) co_return refusal(400, "bad request: " + eof_ec.message());
+        break;
+      }
+      if (ec) co_return ReadResult{};
+      start();
+    }
+    boost::system::error_code ec;
+    const bool in_header = !parser.is_header_done();
+    const auto used = parser.put(buffer.data(), ec);
+    buffer.consume(used);
+    if (in_header) {
+      header_bytes += used;
+      if (header_bytes > limits.header_limit || ec == http::error::header_limit)
+        co_return refusal(431, "request header over " + std::to_string(limits.header_limit) + " bytes");
+      if (parser.is_header_done()) {
+        const auto& fields = parser.get();
+        if (static_cast<std::uint64_t>(std::distance(fields.begin(), fields.end())) > limits.max_header_fields)
+          co_return refusal(431,
+                            "request header with more than " + std::to_string(limits.max_header_fields) + " fields");
+      }
+    }
+    if (ec == http::error::body_limit)
+      co_return refusal(413, "request body over " + std::to_string(limits.body_limit) + " bytes");
+    if (ec && ec != http::error::need_more) co_return refusal(400, "bad request: " + ec.message());
+    need_more = ec == http::error::need_more || buffer.size() == 0;
+  }
+  co_return ReadResult{true, 0, {}};
+}
 
 }  // namespace
 
@@ -88,9 +201,26 @@ void HealthServer::stop() {
   stopped_ = true;
   boost::system::error_code ignored;
   acceptor_.close(ignored);
-  for (auto& weak : sessions_)
-    if (auto s = weak.lock()) s->close();
-  sessions_.clear();
+  for (auto* list : {&sessions_, &refused_}) {
+    for (auto& s : *list) {
+      s->list = nullptr;
+      s->close();
+    }
+    list->clear();
+  }
+}
+
+bool HealthServer::evict_longest_waiting() {
+  const auto victim = std::find_if(sessions_.begin(), sessions_.end(), [](const auto& s) { return !s->answering; });
+  if (victim == sessions_.end()) return false;
+  auto session = *victim;
+  session->unlist();
+  session->close();
+  return true;
+}
+
+void HealthServer::mark_waiting(Session& session) {
+  if (session.list == &sessions_) sessions_.splice(sessions_.end(), sessions_, session.position);
 }
 
 asio::awaitable<void> HealthServer::accept_loop() {
@@ -104,25 +234,28 @@ asio::awaitable<void> HealthServer::accept_loop() {
       co_await backoff.async_wait(tuple_awaitable);
       continue;
     }
-    sessions_.remove_if([](const std::weak_ptr<Session>& w) { return w.expired(); });
     auto session = std::make_shared<Session>(std::move(socket));
-    if (static_cast<int>(sessions_.size()) >= limits_.max_connections) {
-      // Over the cap: answer 503 at once rather than queue behind slow clients.
-      asio::co_spawn(
-          io_,
-          [session]() -> asio::awaitable<void> {
-            auto res = make_response(503, 11, false, "application/json", error_json("too many connections"));
-            session->deadline.expires_after(std::chrono::seconds(1));
-            asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
-            co_await http::async_write(session->socket, res, tuple_awaitable);
-            session->close();
-          },
-          asio::detached);
+    if (static_cast<int>(sessions_.size()) >= limits_.max_connections && !evict_longest_waiting()) {
+      // Every connection is being answered; those end within the request timeout.
+      if (static_cast<int>(refused_.size()) < limits_.max_connections) {
+        session->enlist(refused_, session);
+        asio::co_spawn(io_, refuse(session), asio::detached);
+      }
       continue;
     }
-    sessions_.push_back(session);
+    session->enlist(sessions_, session);
     asio::co_spawn(io_, serve(session), asio::detached);
   }
+}
+
+asio::awaitable<void> HealthServer::refuse(std::shared_ptr<Session> session) {
+  session->deadline.expires_after(kLingerTime);
+  asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
+  auto res = make_response(503, 11, false, "application/json", error_json("too many connections"));
+  auto [ec, n] = co_await http::async_write(session->socket, res, tuple_awaitable);
+  if (!ec) co_await linger_close(*session);
+  session->close();
+  session->unlist();
 }
 
 asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
@@ -133,29 +266,25 @@ asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
     request.peer_uid = static_cast<int>(cred.uid);
     request.peer_gid = static_cast<int>(cred.gid);
   }
-  session->deadline.expires_after(limits_.idle_timeout);
+  // A client says what it wants when it connects: no idle allowance before the first request.
+  session->deadline.expires_after(std::min(limits_.idle_timeout, limits_.request_timeout));
   asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
-  boost::beast::flat_buffer buffer(limits_.header_limit + limits_.body_limit);
-  while (session->socket.is_open()) {
+  beast::flat_buffer buffer(limits_.header_limit + limits_.body_limit);
+  for (bool first = true; session->socket.is_open(); first = false) {
     http::request_parser<http::string_body> parser;
     parser.header_limit(limits_.header_limit);
     parser.body_limit(limits_.body_limit);
-    session->deadline.expires_after(limits_.idle_timeout);
-    auto [ec, n] = co_await http::async_read(session->socket, buffer, parser, tuple_awaitable);
-    if (ec == http::error::header_limit || ec == http::error::body_limit || ec == http::error::buffer_overflow) {
-      const unsigned status = ec == http::error::body_limit ? 413 : 431;
-      auto res = make_response(status, 11, false, "application/json", error_json(ec.message()));
-      co_await http::async_write(session->socket, res, tuple_awaitable);
+    auto read = co_await read_request(*session, buffer, parser, limits_, first);
+    if (!read.complete) {
+      if (read.status != 0) {
+        auto res = make_response(read.status, 11, false, "application/json", error_json(read.reason));
+        session->deadline.expires_after(limits_.request_timeout);
+        auto [wec, wn] = co_await http::async_write(session->socket, res, tuple_awaitable);
+        if (!wec) co_await linger_close(*session);
+      }
       break;
     }
-    if (ec == http::error::end_of_stream || ec == asio::error::operation_aborted || ec == asio::error::eof ||
-        ec == asio::error::bad_descriptor || ec == asio::error::connection_reset)
-      break;
-    if (ec) {
-      auto res = make_response(400, 11, false, "application/json", error_json("bad request: " + ec.message()));
-      co_await http::async_write(session->socket, res, tuple_awaitable);
-      break;
-    }
+    session->answering = true;
     const auto& req = parser.get();
     request.method = std::string(req.method_string());
     request.target = std::string(req.target());
@@ -169,11 +298,15 @@ asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
     const bool keep_alive = req.keep_alive();
     auto res = make_response(answer.status, req.version(), keep_alive, answer.content_type, std::move(answer.body));
     if (req.method() == http::verb::head) res.body().clear();
-    session->deadline.expires_after(limits_.idle_timeout);
+    session->deadline.expires_after(limits_.request_timeout);
     auto [wec, wn] = co_await http::async_write(session->socket, res, tuple_awaitable);
+    session->answering = false;
     if (wec || !keep_alive) break;
+    mark_waiting(*session);
+    session->deadline.expires_after(limits_.idle_timeout);
   }
   session->close();
+  session->unlist();
 }
 
 }  // namespace sqlkeeper::daemon
