@@ -33,7 +33,9 @@ void Env::rename(const std::filesystem::path& from, const std::filesystem::path&
 void Env::write_file_atomic(const std::filesystem::path& path, const std::string& data, unsigned mode) {
   const auto tmp = std::filesystem::path(path.string() + ".tmp");
   {
-    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
+    // A fresh file, never through a link someone planted at the temporary name.
+    ::unlink(tmp.c_str());
+    Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
     if (!fd) throw system_error("create " + tmp.string(), errno);
     std::size_t done = 0;
     while (done < data.size()) {

@@ -14,6 +14,7 @@ enum class ErrorCode {
   migration,  // a migration folder, file or plan is unacceptable
   protocol,   // a peer spoke badly on the health socket
   conflict,   // another live instance holds the resource
+  stopped,    // a job stopped on request or at its deadline
   internal,
 };
 

@@ -49,6 +49,10 @@ config::Loaded Invocation::load_config() const {
   return config::load(config_flags, config_file, env);
 }
 
+void Invocation::refuse_positional() const {
+  if (!positional.empty()) throw Error(ErrorCode::config, "unexpected argument '" + positional.front() + "'");
+}
+
 po::options_description no_options() {
   return po::options_description("Options");
 }
@@ -63,6 +67,13 @@ const std::vector<Command>& commands() {
       {"status", "status [--json]", "the running daemon's status", health_options, status_command},
       {"check-config", "check-config [--sample]", "validate the configuration and print the effective values",
        check_config_options, check_config_command},
+      {"backup", "backup [--json]", "take a verified backup now (with or without a running daemon)", backup_options,
+       backup_command},
+      {"backups", "backups [--json]", "list the backups: time, size, label, verified, checksum", backups_options,
+       backups_command},
+      {"verify", "verify FILE...|--all", "check backups' checksums and integrity", verify_options, verify_command},
+      {"restore", "restore (--latest|FILE) [--to PATH] [--force]", "verified restore, safe while the app has it open",
+       restore_options, restore_command},
   };
   return table;
 }

@@ -90,6 +90,8 @@ int migrate_up(const config::Config& c, bool dry_run) {
   core::MigrateOptions options;
   options.allow_out_of_order = c.allow_out_of_order;
   options.backup_dir = c.backup_dir;
+  options.lock_timeout = c.lock_timeout;
+  options.busy_timeout = c.busy_timeout;
   options.on_start = [](const std::string& name) { spdlog::info("applying migration {}", name); };
   if (dry_run) {
     if (!std::filesystem::exists(c.database)) {

@@ -120,6 +120,7 @@ std::optional<std::string> apply_wal_max(Config& c, const std::string& text) {
   return std::nullopt;
 }
 
+using std::chrono::days;
 using std::chrono::hours;
 using std::chrono::milliseconds;
 using std::chrono::minutes;
@@ -162,6 +163,14 @@ std::vector<OptionSpec> make_table() {
        duration_option(&Config::idle_timeout, milliseconds(100), hours(1))},
       {"max-connections", "64", "health-socket connections served at once", false,
        int_option(&Config::max_connections, 1, 10000)},
+      {"lock-timeout", "2min", "how long to wait for another sqlkeeper migrating or backing up the same files", true,
+       duration_option(&Config::lock_timeout, milliseconds(0), hours(24))},
+      {"quick-check-interval", "1h",
+       "how often PRAGMA quick_check reads the whole database to find damage early (0 turns it off)", true,
+       duration_option(&Config::quick_check_interval, milliseconds(0), days(30))},
+      {"checkpoint-busy-wait", "200ms",
+       "how long a checkpoint may wait for readers while the applications' writers wait for it", true,
+       duration_option(&Config::checkpoint_busy_wait, milliseconds(0), seconds(10))},
   };
 }
 

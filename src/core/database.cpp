@@ -5,7 +5,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <array>
 #include <cerrno>
 #include <cstring>
 #include <thread>
@@ -16,8 +15,6 @@
 namespace sqlkeeper::core {
 namespace {
 
-constexpr std::string_view kSqliteMagic{"SQLite format 3\0", 16};
-
 // The directory gets the file's permissions plus the search bit wherever the
 // file is readable, so a group that may use the file may also create -wal/-shm.
 unsigned directory_mode_for(unsigned file_mode) {
@@ -26,31 +23,18 @@ unsigned directory_mode_for(unsigned file_mode) {
   return mode;
 }
 
-void create_parent(const std::filesystem::path& path, unsigned file_mode) {
-  const auto dir = path.parent_path();
-  if (dir.empty()) return;
-  std::error_code ec;
-  if (std::filesystem::is_directory(dir, ec)) return;
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(ErrorCode::io, "create directory " + dir.string() + ": " + ec.message(), 0, ec.value());
-  ::chmod(dir.c_str(), directory_mode_for(file_mode));
-}
-
 // Refuses what SQLite would open and then fail on later, or silently overwrite.
-void check_existing(const std::filesystem::path& path, int fd) {
+// stat() only: opening and closing a descriptor of the live database would drop
+// every POSIX lock this process holds on it, SQLite's included.
+void check_existing(const std::filesystem::path& path) {
   struct stat st {};
-  if (::fstat(fd, &st) != 0) throw system_error("stat " + path.string(), errno);
+  if (::stat(path.c_str(), &st) != 0) throw system_error("database " + path.string(), errno);
   if (S_ISDIR(st.st_mode)) throw Error(ErrorCode::io, "database " + path.string() + " is a directory");
   if (!S_ISREG(st.st_mode)) throw Error(ErrorCode::io, "database " + path.string() + " is not a regular file");
-  if (st.st_size == 0) return;
-  std::array<char, 16> header{};
-  const auto n = ::pread(fd, header.data(), header.size(), 0);
-  if (n != static_cast<ssize_t>(header.size()) || std::string_view(header.data(), header.size()) != kSqliteMagic)
-    throw Error(ErrorCode::sqlite, "database " + path.string() + " is not a SQLite database (bad header)",
-                SQLITE_NOTADB);
 }
 
 void create_or_check(const std::filesystem::path& path, unsigned file_mode) {
+  // A new file cannot be open in this process yet, so closing this descriptor is safe.
   Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (fd) {
     // O_CREAT applies the umask; fchmod sets exactly the configured mode.
@@ -59,16 +43,21 @@ void create_or_check(const std::filesystem::path& path, unsigned file_mode) {
   }
   if (errno == EISDIR) throw Error(ErrorCode::io, "database " + path.string() + " is a directory");
   if (errno != EEXIST && errno != ELOOP) throw system_error("create database " + path.string(), errno);
-  // It exists: open read-only just to look. Closing this descriptor is safe here
-  // because no SQLite connection of this process has the file open yet.
-  Fd existing(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!existing) {
-    if (errno == EISDIR) throw Error(ErrorCode::io, "database " + path.string() + " is a directory");
-    throw system_error("open database " + path.string(), errno);
-  }
-  check_existing(path, existing.get());
+  check_existing(path);
   if (::access(path.c_str(), R_OK | W_OK) != 0)
     throw system_error("database " + path.string() + " is not readable and writable", errno);
+}
+
+// Reading the schema catches a damaged or foreign file now rather than on first
+// use; SQLite itself says when the file is not a database (SQLITE_NOTADB).
+void read_schema(sqlite::Connection& db) {
+  try {
+    db.query_int64("SELECT count(*) FROM sqlite_schema");
+  } catch (const Error& e) {
+    if ((e.sqlite_code() & 0xff) != SQLITE_NOTADB) throw;
+    throw Error(ErrorCode::sqlite, "database " + db.path().string() + " is not a SQLite database (" + db.errmsg() + ")",
+                e.sqlite_code());
+  }
 }
 
 // Two processes opening the same new file both read it in rollback mode and both
@@ -96,30 +85,35 @@ void switch_to_wal(sqlite::Connection& db, std::chrono::milliseconds busy_timeou
 
 }  // namespace
 
+void ensure_database_directory(const std::filesystem::path& database, unsigned file_mode) {
+  const auto dir = database.parent_path();
+  if (dir.empty()) return;
+  std::error_code ec;
+  if (std::filesystem::is_directory(dir, ec)) return;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(ErrorCode::io, "create directory " + dir.string() + ": " + ec.message(), 0, ec.value());
+  ::chmod(dir.c_str(), directory_mode_for(file_mode));
+}
+
 void apply_connection_pragmas(sqlite::Connection& db) {
   db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;");
 }
 
 sqlite::Connection open_database(const DatabaseOptions& options) {
-  create_parent(options.path, options.file_mode);
+  ensure_database_directory(options.path, options.file_mode);
   create_or_check(options.path, options.file_mode);
   sqlite::Connection db(options.path, SQLITE_OPEN_READWRITE, options.busy_timeout);
+  read_schema(db);
   switch_to_wal(db, options.busy_timeout);
   apply_connection_pragmas(db);
-  // Reading the schema catches a damaged file now rather than on first use.
-  db.query_int64("SELECT count(*) FROM sqlite_schema");
   return db;
 }
 
 sqlite::Connection open_database_readonly(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout) {
-  {
-    Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) throw system_error("open database " + path.string(), errno);
-    check_existing(path, fd.get());
-  }
+  check_existing(path);
   sqlite::Connection db(path, SQLITE_OPEN_READONLY, busy_timeout);
+  read_schema(db);
   apply_connection_pragmas(db);
-  db.query_int64("SELECT count(*) FROM sqlite_schema");
   return db;
 }
 

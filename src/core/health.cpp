@@ -53,15 +53,45 @@ HealthCheck check_database(const HealthInputs& in) {
   return {"database", HealthStatus::ok, "answering"};
 }
 
+HealthCheck check_integrity(const HealthInputs& in) {
+  if (!in.quick_check_ok) return {"integrity", HealthStatus::ok, "not checked yet"};
+  if (!*in.quick_check_ok) return {"integrity", HealthStatus::failing, "quick_check found damage: " + in.quick_check_error};
+  return {"integrity", HealthStatus::ok, "quick_check ok"};
+}
+
+// The database's own volume: when it is full the applications' writes already
+// fail, so this is failing, not degraded. Below the WAL limit it is degraded:
+// the WAL may not be able to grow as far as sqlkeeper lets it.
+HealthCheck check_database_volume(const HealthInputs& in) {
+  if (!in.database_free_bytes) return {"database_disk", HealthStatus::ok, "not checked"};
+  const auto free = *in.database_free_bytes;
+  const auto where = " free on the database volume (" + in.database_dir + ")";
+  if (free < kDatabaseVolumeMinFree)
+    return {"database_disk", HealthStatus::failing,
+            "only " + std::to_string(free) + " bytes" + where + "; the applications' writes fail when it is full"};
+  if (in.wal_max_bytes > 0 && free < in.wal_max_bytes)
+    return {"database_disk", HealthStatus::degraded,
+            std::to_string(free) + " bytes" + where + ", less than the WAL limit of " + config::format_size(in.wal_max_bytes)};
+  return {"database_disk", HealthStatus::ok, std::to_string(free) + " bytes" + where};
+}
+
 HealthCheck check_wal(const HealthInputs& in) {
   using config::format_size;
-  if (in.wal_max_bytes > 0 && in.wal_bytes > in.wal_max_bytes)
+  if (in.wal_max_bytes > 0 && in.wal_bytes > kWalStuckFactor * in.wal_max_bytes)
     return {"wal", HealthStatus::degraded,
-            "WAL is " + std::to_string(in.wal_bytes) + " bytes, over the limit of " + format_size(in.wal_max_bytes)};
+            "WAL is " + std::to_string(in.wal_bytes) + " bytes, over " + std::to_string(kWalStuckFactor) +
+                "x the limit of " + format_size(in.wal_max_bytes) + ": a reader is holding it" +
+                (in.checkpoint_note.empty() ? "" : " (last checkpoint: " + in.checkpoint_note + ")")};
+  if (in.wal_max_bytes > 0 && in.wal_bytes > in.wal_max_bytes)
+    return {"wal", HealthStatus::ok,
+            std::to_string(in.wal_bytes) + " bytes, over the limit of " + format_size(in.wal_max_bytes) +
+                ": a checkpoint is due"};
   return {"wal", HealthStatus::ok, std::to_string(in.wal_bytes) + " bytes"};
 }
 
 HealthCheck check_backup(const HealthInputs& in) {
+  if (!in.last_backup_failure.empty())
+    return {"backup", HealthStatus::degraded, "the last backup failed: " + in.last_backup_failure};
   const auto allowed = in.backup_interval + in.backup_slack;
   if (!in.last_backup_at) {
     // A fresh install has had no night yet; only then is "no backup" fine.
@@ -89,7 +119,8 @@ HealthCheck check_disk(const HealthInputs& in) {
 
 HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
-  report.checks = {check_schema(in), check_database(in), check_wal(in), check_backup(in), check_disk(in)};
+  report.checks = {check_schema(in),          check_database(in), check_integrity(in), check_database_volume(in),
+                   check_wal(in),             check_backup(in),   check_disk(in)};
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;
 }

@@ -1,14 +1,14 @@
 #include "sqlkeeper/core/migrator.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <cstdlib>
 #include <set>
 
+#include "sqlkeeper/core/backup.h"
 #include "sqlkeeper/core/database.h"
+#include "sqlkeeper/core/file_lock.h"
 #include "sqlkeeper/core/snapshot.h"
 #include "sqlkeeper/core/sql_text.h"
 #include "sqlkeeper/error.h"
@@ -35,28 +35,6 @@ bool table_exists(sqlite::Connection& db, const std::string& name) {
   st.bind(1, name);
   return st.step();
 }
-
-// Serialises migrators in this and other sqlkeeper processes. The lock is on the
-// database's directory, never on the database file: closing any descriptor of
-// the database file would drop SQLite's own POSIX locks in this process.
-class MigrationLock {
- public:
-  explicit MigrationLock(const std::filesystem::path& database) {
-    auto dir = database.parent_path();
-    if (dir.empty()) dir = ".";
-    fd_.reset(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd_) throw system_error("open " + dir.string() + " to lock it for migration", errno);
-    if (::flock(fd_.get(), LOCK_EX | LOCK_NB) == 0) return;
-    if (errno != EWOULDBLOCK) throw system_error("lock " + dir.string() + " for migration", errno);
-    spdlog::info("another migrator is working on {}; waiting for it", database.string());
-    while (::flock(fd_.get(), LOCK_EX) != 0) {
-      if (errno != EINTR) throw system_error("lock " + dir.string() + " for migration", errno);
-    }
-  }
-
- private:
-  Fd fd_;
-};
 
 enum class StatementKind { normal, foreign_keys_off, foreign_keys_on, needs_no_transaction, transaction_control };
 
@@ -262,8 +240,9 @@ bool database_is_empty(sqlite::Connection& db) {
 }
 
 MigrateReport apply_plan(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options,
-                         bool take_backup) {
+                         Job& job, bool with_backup) {
   MigrateReport report;
+  const JobScope scope(db, job, options.busy_timeout);
   const auto plan = plan_migrations(set, read_applied(db, set.format), options.allow_out_of_order);
   if (!plan.problems.empty()) {
     std::string all;
@@ -271,15 +250,25 @@ MigrateReport apply_plan(sqlite::Connection& db, const MigrationSet& set, const 
     throw Error(ErrorCode::migration, "refusing to migrate " + db.path().string() + ":\n  " + all);
   }
   if (plan.to_apply.empty()) return report;
-  if (take_backup && options.backup_dir && !database_is_empty(db)) {
-    const auto snap = write_snapshot(db, *options.backup_dir, db.path().stem().string(), "pre-migration", *options.env);
-    spdlog::info("pre-migration backup {} ({} bytes, sha256 {})", snap.file.string(), snap.size, snap.sha256);
+  if (with_backup && options.backup_dir && !database_is_empty(db)) {
+    BackupOptions backup;
+    backup.dir = *options.backup_dir;
+    backup.label = "pre-migration";
+    backup.checkpoint_first = false;  // the copy is of one snapshot either way
+    backup.lock_timeout = options.lock_timeout;
+    const auto snap = take_backup(db, backup, *options.env, job);
+    spdlog::info("pre-migration backup {} ({} bytes, sha256 {})", snap.file.string(), snap.bytes, snap.sha256);
     report.backup = snap.file;
   }
   for (const auto index : plan.to_apply) {
     const auto& file = set.files[index];
+    job.check("starting migration " + file.name);
     if (options.on_start) options.on_start(file.name);
-    report.applied.push_back(apply_one(db, set, file, *options.env));
+    try {
+      report.applied.push_back(apply_one(db, set, file, *options.env));
+    } catch (...) {
+      rethrow_as_stopped_if(job);
+    }
   }
   return report;
 }
@@ -305,13 +294,29 @@ std::vector<AppliedRecord> read_applied(sqlite::Connection& db, MigrationFormat 
   return records;
 }
 
+namespace {
+
+// Serialises migrators in this and other sqlkeeper processes: a lock on the
+// database's directory (see FileLock for why never on the file).
+FileLock migration_lock(const sqlite::Connection& db, const MigrateOptions& options, Job& job) {
+  auto dir = db.path().parent_path();
+  if (dir.empty()) dir = ".";
+  return FileLock::acquire(dir, "the migration lock of " + db.path().string(), job, options.lock_timeout);
+}
+
+}  // namespace
+
 MigrateReport migrate_up(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options) {
-  MigrationLock lock(db.path());
-  return apply_plan(db, set, options, true);
+  Job unbounded("migration");
+  Job& job = options.job ? *options.job : unbounded;
+  const auto lock = migration_lock(db, options, job);
+  return apply_plan(db, set, options, job, true);
 }
 
 MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options) {
-  MigrationLock lock(db.path());
+  Job unbounded("dry run");
+  Job& job = options.job ? *options.job : unbounded;
+  const auto lock = migration_lock(db, options, job);
   const char* tmpdir = std::getenv("TMPDIR");
   std::string templ = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/sqlkeeper-dry-run-XXXXXX";
   Fd fd(::mkstemp(templ.data()));
@@ -327,10 +332,10 @@ MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, c
       std::filesystem::remove(p.string() + "-shm", ec);
     }
   } remove{scratch};
-  copy_database(db, scratch);
+  copy_database(db, scratch, job);
   sqlite::Connection copy(scratch, SQLITE_OPEN_READWRITE, std::chrono::milliseconds(0));
   apply_connection_pragmas(copy);
-  return apply_plan(copy, set, options, false);
+  return apply_plan(copy, set, options, job, false);
 }
 
 }  // namespace sqlkeeper::core

@@ -11,17 +11,18 @@
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <mutex>
 #include <optional>
 
-#include "sqlkeeper/core/database.h"
-#include "sqlkeeper/core/migration_source.h"
-#include "sqlkeeper/core/migrator.h"
-#include "sqlkeeper/core/snapshot.h"
+#include "sqlkeeper/core/file_lock.h"
+#include "sqlkeeper/core/integrity.h"
+#include "sqlkeeper/daemon/admin.h"
 #include "sqlkeeper/daemon/health_server.h"
+#include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/listen_socket.h"
 #include "sqlkeeper/daemon/logging.h"
+#include "sqlkeeper/daemon/maintenance.h"
 #include "sqlkeeper/daemon/notifier.h"
+#include "sqlkeeper/daemon/startup.h"
 #include "sqlkeeper/daemon/state.h"
 #include "sqlkeeper/daemon/worker.h"
 #include "sqlkeeper/error.h"
@@ -35,26 +36,30 @@ using Clock = std::chrono::steady_clock;
 constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 
 constexpr auto kRefreshInterval = 5s;
-constexpr auto kStartupExtension = 30s;  // asked of systemd at a time while migrating
+constexpr auto kStartupExtension = 30s;  // asked of systemd at a time while migrating makes progress
 constexpr auto kProbeTimeout = 250ms;
-
-struct StartupResult {
-  SchemaSummary schema;
-  std::optional<BackupSummary> last_backup;
-  int backup_count = 0;
-};
+// Start-up may run a long migration; a hung one is ended sooner by systemd's
+// start timeout, which is extended only while the migration makes progress.
+constexpr auto kStartupLimit = std::chrono::milliseconds(6h);
+// How long the stop waits for the worker's job to stop at its next step; a job
+// stuck in an uninterruptible call is abandoned so the process still exits.
+constexpr auto kStopGrace = std::chrono::milliseconds(10s);
 
 class Daemon {
  public:
-  Daemon(const config::Loaded& loaded, ConfigReloader reload)
+  Daemon(const config::Loaded& loaded, ConfigReloader reload, Env& env)
       : loaded_(loaded),
+        env_(env),
         reload_(std::move(reload)),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_(io_),
         watchdog_(io_),
-        extend_(io_) {
+        extend_(io_),
+        quick_check_(io_),
+        maintenance_(io_, worker_, state_, loaded_.config, env, [this] { notifier_.status(status_line(state_, env_.now())); }) {
     const auto& c = loaded_.config;
-    state_.started_at = std::chrono::system_clock::now();
+    admin_policy_ = admin_policy(c.admin_group);
+    state_.started_at = env_.now();
     state_.database = c.database.string();
     state_.backup_dir = c.backup_dir.string();
     state_.sqlite_version = sqlite::library_version();
@@ -67,6 +72,7 @@ class Daemon {
                  state_.sqlite_version);
     ListenSocket listener;
     try {
+      instance_lock_.emplace(lock_instance(c.database, c.file_mode));
       listener = open_listen_socket(c.socket, c.socket_mode);
     } catch (const Error& e) {
       // Tell systemd why, as for any fatal start-up error; main() prints and exits.
@@ -82,7 +88,9 @@ class Daemon {
         io_, listener.fd.release(),
         [this](const HttpRequest& r) {
           ++state_.http_requests;
-          return route(r, state_, std::chrono::system_clock::now());
+          if (auto answer = admin_route(r, maintenance_, admin_policy_)) return *answer;
+          maintenance_.sync_progress();
+          return route(r, state_, env_.now());
         },
         HealthServerLimits{c.max_connections, c.idle_timeout, 8192, 4096});
     server_->start();
@@ -94,12 +102,17 @@ class Daemon {
     io_.run();
 
     // The loop has ended: stop the worker's job at its next step and wait for it.
-    interrupt_worker();
-    worker_.stop();
-    worker_db_.reset();
+    const bool worker_stopped = worker_.stop("the daemon is stopping", kStopGrace);
     if (socket_path_) {
       std::error_code ec;
       std::filesystem::remove(*socket_path_, ec);
+    }
+    if (!worker_stopped) {
+      // Its job still uses this object; exit without destroying anything. The
+      // kernel drops the locks, and SQLite's journal makes the database whole.
+      spdlog::error("sqlkeeper stopped with the worker's job still running");
+      spdlog::shutdown();
+      std::_Exit(exit_code_ == EXIT_SUCCESS ? EXIT_FAILURE : exit_code_);
     }
     spdlog::info("sqlkeeper stopped");
     return exit_code_;
@@ -110,63 +123,24 @@ class Daemon {
   void start_up() {
     state_.phase = core::Phase::migrating;
     state_.phase_detail = "opening the database";
-    notifier_.status(status_line(state_, std::chrono::system_clock::now()));
+    notifier_.status(status_line(state_, env_.now()));
     const auto c = loaded_.config;
-    worker_.post("start-up", 24h, [this, c] {
-      try {
-        auto result = start_up_on_worker(c);
-        close_worker_db();
-        asio::post(io_, [this, result = std::move(result)] { on_started(result); });
-      } catch (const Error& e) {
-        close_worker_db();
-        asio::post(io_, [this, message = std::string(e.what()), code = e.code(), err = e.sys_errno()] {
-          on_start_failed(message, code, err);
-        });
-      } catch (const std::exception& e) {
-        close_worker_db();
-        asio::post(io_, [this, message = std::string(e.what())] { on_start_failed(message, ErrorCode::internal, 0); });
-      }
-    });
-  }
-
-  StartupResult start_up_on_worker(const config::Config& c) {
-    worker_db_.emplace(core::open_database({c.database, c.file_mode, c.busy_timeout}));
-    {
-      std::lock_guard lock(worker_db_mutex_);
-      worker_db_handle_ = worker_db_->handle();
-    }
-    StartupResult result;
-    const auto started = Clock::now();
-    if (c.migrate_on_start) {
-      const auto set = core::load_migrations(c.migrations);
-      core::MigrateOptions options;
-      options.allow_out_of_order = c.allow_out_of_order;
-      options.backup_dir = c.backup_dir;
-      options.on_start = [this](const std::string& name) {
-        spdlog::info("applying migration {}", name);
-        asio::post(io_, [this, name] {
-          state_.phase_detail = name;
-          notifier_.status(status_line(state_, std::chrono::system_clock::now()));
-        });
-      };
-      const auto report = core::migrate_up(*worker_db_, set, options);
-      result.schema.applied_this_start = static_cast<int>(report.applied.size());
-      for (const auto& m : report.applied) spdlog::info("applied migration {} in {} ms", m.name, m.duration.count());
-      result.schema.format = core::to_string(set.format);
-      result.schema.folder = set.folder.string();
-      for (const auto& r : core::read_applied(*worker_db_, set.format)) {
-        result.schema.version = std::max(result.schema.version, r.key);
-        for (const auto& f : set.files)
-          if (f.key == r.key) result.schema.applied.push_back(f.name);
-      }
-    }
-    result.schema.migration_time = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started);
-    const auto snapshots = core::list_snapshots(c.backup_dir, c.database.stem().string());
-    result.backup_count = static_cast<int>(snapshots.size());
-    if (!snapshots.empty())
-      result.last_backup =
-          BackupSummary{snapshots.back().file.string(), snapshots.back().at, snapshots.back().size, true};
-    return result;
+    const auto on_migration = [this](const std::string& name) {
+      asio::post(io_, [this, name] {
+        state_.phase_detail = name;
+        notifier_.status(status_line(state_, env_.now()));
+      });
+    };
+    startup_job_ = post_job<StartupResult>(
+                       worker_, io_, "start-up", kStartupLimit,
+                       [this, c, on_migration](core::Job& job) { return daemon::start_up(c, job, env_, on_migration); },
+                       [this](const Outcome<StartupResult>& r) {
+                         if (r.value)
+                           on_started(*r.value);
+                         else
+                           on_start_failed(r.error, r.code, r.sys_errno);
+                       })
+                       .job;
   }
 
   void on_started(const StartupResult& result) {
@@ -185,11 +159,14 @@ class Daemon {
     state_.phase = core::Phase::ready;
     state_.phase_detail.clear();
     extend_.cancel();
+    startup_job_.reset();
     refresh();
     spdlog::info("ready: schema {} ({} migrations applied, {} this start, {} ms)", state_.schema.version,
                  state_.schema.applied.size(), state_.schema.applied_this_start, state_.schema.migration_time.count());
-    notifier_.ready(status_line(state_, std::chrono::system_clock::now()));
+    notifier_.ready(status_line(state_, env_.now()));
     asio::co_spawn(io_, refresh_loop(), asio::detached);
+    asio::co_spawn(io_, quick_check_loop(), asio::detached);
+    maintenance_.start();
   }
 
   void on_start_failed(const std::string& message, ErrorCode code, int err) {
@@ -228,16 +205,59 @@ class Daemon {
 
   void refresh() {
     probe();
-    state_.sizes = core::file_sizes(loaded_.config.database);
-    try {
-      state_.backup_free_bytes = Env::real().free_bytes(std::filesystem::exists(loaded_.config.backup_dir)
-                                                            ? loaded_.config.backup_dir
-                                                            : loaded_.config.database.parent_path());
-    } catch (const Error&) {
-      state_.backup_free_bytes.reset();
-    }
+    const auto& c = loaded_.config;
+    state_.sizes = core::file_sizes(c.database);
+    state_.backup_free_bytes = free_bytes(std::filesystem::exists(c.backup_dir) ? c.backup_dir : database_dir());
+    state_.database_free_bytes = free_bytes(database_dir());
     state_.worker_job = worker_.current();
-    notifier_.status(status_line(state_, std::chrono::system_clock::now()));
+    maintenance_.sync_progress();
+    if (state_.phase == core::Phase::ready) maintenance_.on_wal_size(state_.sizes.wal);
+    notifier_.status(status_line(state_, env_.now()));
+  }
+
+  std::filesystem::path database_dir() const {
+    const auto dir = loaded_.config.database.parent_path();
+    return dir.empty() ? "." : dir;
+  }
+
+  std::optional<std::uint64_t> free_bytes(const std::filesystem::path& where) const {
+    try {
+      return env_.free_bytes(where);
+    } catch (const Error&) {
+      return std::nullopt;
+    }
+  }
+
+  // PRAGMA quick_check on the worker every quick-check-interval: the liveness
+  // probe reads only the schema and cannot see damage deeper in the file.
+  asio::awaitable<void> quick_check_loop() {
+    for (;;) {
+      const auto interval = loaded_.config.quick_check_interval;
+      quick_check_.expires_after(interval.count() > 0 ? Clock::duration(interval) : Clock::duration(1h));
+      auto [ec] = co_await quick_check_.async_wait(tuple_awaitable);
+      if (ec || stopping_) co_return;
+      if (loaded_.config.quick_check_interval.count() > 0) post_quick_check();
+    }
+  }
+
+  void post_quick_check() {
+    const auto database = loaded_.config.database;
+    const auto busy = loaded_.config.busy_timeout;
+    // Reading the whole file takes time in proportion to it; allow generously.
+    post_job<core::IntegrityResult>(
+        worker_, io_, "quick-check", 1h,
+        [database, busy](core::Job& job) { return core::check_database(database, core::CheckDepth::quick, job, busy); },
+        [this](const Outcome<core::IntegrityResult>& r) {
+          if (r.value) on_quick_check(*r.value);
+          else if (!stopping_) spdlog::warn("quick_check did not run: {}", r.error);
+        });
+  }
+
+  void on_quick_check(const core::IntegrityResult& r) {
+    if (!r.ok) spdlog::critical("quick_check of {} found damage: {}", loaded_.config.database.string(), r.first_error);
+    else if (state_.quick_check && !state_.quick_check->ok) spdlog::info("quick_check ok again");
+    state_.quick_check = QuickCheckSummary{env_.now(), r.ok, r.first_error, r.duration};
+    notifier_.status(status_line(state_, env_.now()));
   }
 
   asio::awaitable<void> refresh_loop() {
@@ -279,12 +299,18 @@ class Daemon {
     }
   }
 
+  // Asks systemd for more start-up time only while the start-up job shows signs
+  // of life: a start hung on a lock or a stuck call runs into TimeoutStartSec.
   asio::awaitable<void> extend_while_starting() {
+    std::uint64_t seen = 0;
     while (state_.phase == core::Phase::migrating || state_.phase == core::Phase::starting) {
-      notifier_.extend_timeout(std::chrono::duration_cast<std::chrono::microseconds>(kStartupExtension));
       extend_.expires_after(kStartupExtension / 3);
       auto [ec] = co_await extend_.async_wait(tuple_awaitable);
-      if (ec || stopping_) co_return;
+      if (ec || stopping_ || !startup_job_) co_return;
+      const auto beats = startup_job_->beats();
+      if (beats != seen)
+        notifier_.extend_timeout(std::chrono::duration_cast<std::chrono::microseconds>(kStartupExtension));
+      seen = beats;
     }
   }
 
@@ -311,12 +337,13 @@ class Daemon {
       loaded_.settings = config::merge_live(loaded_.settings, fresh.settings);
       loaded_.config = config::resolve(loaded_.settings);
       set_log_level(loaded_.config.log_level);
+      admin_policy_ = admin_policy(loaded_.config.admin_group);
       state_.wal_max_bytes = loaded_.config.wal_max_bytes;
       spdlog::info("configuration reloaded");
     } catch (const Error& e) {
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
     }
-    const auto line = status_line(state_, std::chrono::system_clock::now());
+    const auto line = status_line(state_, env_.now());
     if (state_.phase == core::Phase::ready)
       notifier_.ready(line);
     else
@@ -336,42 +363,30 @@ class Daemon {
     refresh_.cancel();
     watchdog_.cancel();
     extend_.cancel();
-    // A running migration stops at its next step and rolls back.
-    interrupt_worker();
-  }
-
-  void interrupt_worker() {
-    std::lock_guard lock(worker_db_mutex_);
-    if (worker_db_handle_) sqlite3_interrupt(worker_db_handle_);
-  }
-
-  // Worker thread: closes the start-up connection once its job is done, so that
-  // between jobs the daemon holds no lock on the database (in WAL mode an open
-  // connection keeps a SHARED lock, which would hide other processes' locks from
-  // the probe and keep applications from ever taking an EXCLUSIVE one).
-  void close_worker_db() {
-    {
-      std::lock_guard lock(worker_db_mutex_);
-      worker_db_handle_ = nullptr;
-    }
-    worker_db_.reset();
+    quick_check_.cancel();
+    maintenance_.stop();
+    // The running job (a migration rolls back) stops at its next step.
+    if (auto job = worker_.running()) job->request_stop("the daemon is stopping");
   }
 
   config::Loaded loaded_;
   ConfigReloader reload_;
+  Env& env_;
+  std::optional<core::FileLock> instance_lock_;
   asio::io_context io_{1};
   asio::signal_set signals_;
   asio::steady_timer refresh_;
   asio::steady_timer watchdog_;
   asio::steady_timer extend_;
+  asio::steady_timer quick_check_;
   Notifier notifier_;
   DaemonState state_;
+  Maintenance maintenance_;
+  AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;
-  bool probing_ = false;                         // the loop probes the database once it is open
-  std::optional<sqlite::Connection> worker_db_;  // worker thread only
-  std::mutex worker_db_mutex_;                   // guards worker_db_handle_ against close
-  sqlite3* worker_db_handle_ = nullptr;          // for sqlite3_interrupt from the loop
+  bool probing_ = false;  // the loop probes the database once it is open
+  std::shared_ptr<core::Job> startup_job_;
   bool stopping_ = false;
   int exit_code_ = EXIT_SUCCESS;
   // Declared last: destroyed (joined) first, while everything its jobs touch still exists.
@@ -381,7 +396,7 @@ class Daemon {
 }  // namespace
 
 int run_daemon(const config::Loaded& loaded, ConfigReloader reload) {
-  Daemon daemon(loaded, std::move(reload));
+  Daemon daemon(loaded, std::move(reload), Env::real());
   return daemon.run();
 }
 

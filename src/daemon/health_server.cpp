@@ -4,13 +4,17 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <array>
 #include <iterator>
+
+#include <optional>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
@@ -258,6 +262,42 @@ asio::awaitable<void> HealthServer::refuse(std::shared_ptr<Session> session) {
   session->unlist();
 }
 
+namespace {
+
+// The peer's supplementary groups; empty when the kernel cannot say.
+std::vector<unsigned> peer_groups(int fd) {
+  std::vector<gid_t> groups(64);
+  auto len = static_cast<socklen_t>(groups.size() * sizeof(gid_t));
+  if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) {
+    if (errno != ERANGE) return {};
+    groups.resize(len / sizeof(gid_t));
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups.data(), &len) != 0) return {};
+  }
+  groups.resize(len / sizeof(gid_t));
+  return {groups.begin(), groups.end()};
+}
+
+// Waits on the loop for an answer that `later` delivers, or for `timeout`.
+asio::awaitable<HttpResponse> wait_for_later(std::function<void(std::function<void(HttpResponse)>)> later,
+                                             std::chrono::milliseconds timeout) {
+  struct Waiter {
+    explicit Waiter(const asio::any_io_executor& ex) : wake(ex) {}
+    asio::steady_timer wake;
+    std::optional<HttpResponse> answer;
+  };
+  auto waiter = std::make_shared<Waiter>(co_await asio::this_coro::executor);
+  waiter->wake.expires_after(timeout);
+  later([waiter](HttpResponse r) {
+    waiter->answer = std::move(r);
+    waiter->wake.cancel();
+  });
+  if (!waiter->answer) co_await waiter->wake.async_wait(tuple_awaitable);
+  if (waiter->answer) co_return std::move(*waiter->answer);
+  co_return HttpResponse{504, "application/json", error_json("still running; follow it in GET /status")};
+}
+
+}  // namespace
+
 asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
   ucred cred{};
   socklen_t len = sizeof cred;
@@ -266,6 +306,7 @@ asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
     request.peer_uid = static_cast<int>(cred.uid);
     request.peer_gid = static_cast<int>(cred.gid);
   }
+  request.peer_groups = peer_groups(session->socket.native_handle());
   // A client says what it wants when it connects: no idle allowance before the first request.
   session->deadline.expires_after(std::min(limits_.idle_timeout, limits_.request_timeout));
   asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
@@ -291,6 +332,10 @@ asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
     HttpResponse answer;
     try {
       answer = handler_(request);
+      if (answer.later) {
+        session->deadline.expires_after(limits_.later_timeout + limits_.request_timeout);
+        answer = co_await wait_for_later(std::move(answer.later), limits_.later_timeout);
+      }
     } catch (const std::exception& e) {
       spdlog::error("health socket: {} {} failed: {}", request.method, request.target, e.what());
       answer = HttpResponse{500, "application/json", error_json("internal error")};

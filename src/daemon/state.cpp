@@ -1,5 +1,6 @@
 #include "sqlkeeper/daemon/state.h"
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -27,6 +28,44 @@ json checks_json(const std::vector<core::HealthCheck>& checks) {
   json out = json::object();
   for (const auto& c : checks) out[c.name] = {{"status", core::to_string(c.status)}, {"detail", c.detail}};
   return out;
+}
+
+json quick_check_json(const DaemonState& state) {
+  if (!state.quick_check) return nullptr;
+  const auto& q = *state.quick_check;
+  json out = {{"time", iso8601(q.at)}, {"ok", q.ok}, {"duration_ms", q.duration.count()}};
+  if (!q.ok) out["first_error"] = q.first_error;
+  return out;
+}
+
+json optional_time(const std::optional<std::chrono::system_clock::time_point>& t) {
+  return t ? json(iso8601(*t)) : json(nullptr);
+}
+
+json checkpoint_json(const CheckpointSummary& c) {
+  json out = {{"last_complete", optional_time(c.last_complete)},
+              {"last_attempt", optional_time(c.last_attempt)},
+              {"last_frames", c.last_frames},
+              {"last_checkpointed_frames", c.last_checkpointed},
+              {"last_duration_ms", c.last_duration.count()},
+              {"last_failure", c.last_failure.empty() ? json(nullptr) : json(c.last_failure)},
+              {"total", c.total},
+              {"incomplete_total", c.incomplete_total}};
+  if (!c.disabled_reason.empty()) out["disabled"] = c.disabled_reason;
+  return out;
+}
+
+json backup_activity_json(const BackupActivity& b) {
+  json running = nullptr;
+  if (!b.running_id.empty())
+    running = {{"id", b.running_id}, {"pages_done", b.pages_done}, {"pages_total", b.pages_total}};
+  return {{"running", running},
+          {"last_failure", b.last_failure.empty() ? json(nullptr) : json(b.last_failure)},
+          {"last_failure_time", optional_time(b.last_failure_at)},
+          {"last_copy_ms", b.last_copy.count()},
+          {"last_verify_ms", b.last_verify.count()},
+          {"last_total_ms", b.last_total.count()},
+          {"failures_total", b.failures_total}};
 }
 
 HttpResponse health(const DaemonState& state, std::chrono::system_clock::time_point now) {
@@ -65,7 +104,9 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
         {"size_bytes", state.sizes.database},
         {"wal_bytes", state.sizes.wal},
         {"wal_max_bytes", state.wal_max_bytes},
-        {"answering", state.database_answered}}},
+        {"free_bytes", state.database_free_bytes ? json(*state.database_free_bytes) : json(nullptr)},
+        {"answering", state.database_answered},
+        {"quick_check", quick_check_json(state)}}},
       {"schema",
        {{"format", state.schema.format},
         {"folder", state.schema.folder},
@@ -77,7 +118,9 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
        {{"dir", state.backup_dir},
         {"count", state.backup_count},
         {"last", backup},
+        {"activity", backup_activity_json(state.backup)},
         {"free_bytes", state.backup_free_bytes ? json(*state.backup_free_bytes) : json(nullptr)}}},
+      {"checkpoint", checkpoint_json(state.checkpoint)},
       {"worker", state.worker_job.empty() ? json(nullptr) : json(state.worker_job)},
   };
   if (!state.phase_detail.empty()) body["detail"] = state.phase_detail;
@@ -119,9 +162,35 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
   if (state.last_backup)
     metric(out, "sqlkeeper_last_backup_timestamp_seconds", "gauge", "Time of the newest finished backup.",
            std::to_string(unix_seconds(state.last_backup->at)));
-  if (state.backup_free_bytes)
-    metric(out, "sqlkeeper_backup_free_bytes", "gauge", "Free space on the backup volume.",
+XX, "gauge", "Free space on the backup volume.",
            std::to_string(*state.backup_free_bytes));
+  if (state.database_free_bytes)
+    metric(out, "sqlkeeper_database_free_bytes", "gauge", "Free space on the database's volume.",
+           std::to_string(*state.database_free_bytes));
+  if (state.quick_check) {
+    metric(out, "sqlkeeper_quick_check_ok", "gauge", "1 when the last PRAGMA quick_check found no damage.",
+           state.quick_check->ok ? "1" : "0");
+    metric(out, "sqlkeeper_quick_check_timestamp_seconds", "gauge", "Time of the last PRAGMA quick_check.",
+           std::to_string(unix_seconds(state.quick_check->at)));
+  }
+  metric(out, "sqlkeeper_checkpoints_total", "counter", "Checkpoints run.", std::to_string(state.checkpoint.total));
+  metric(out, "sqlkeeper_checkpoints_incomplete_total", "counter",
+         "Checkpoints that could not copy every frame (a reader held the WAL) or failed.",
+         std::to_string(state.checkpoint.incomplete_total));
+  metric(out, "sqlkeeper_checkpoint_frames_total", "counter", "WAL frames copied into the database by checkpoints.",
+         std::to_string(state.checkpoint.frames_total));
+  if (state.checkpoint.last_complete)
+    metric(out, "sqlkeeper_last_checkpoint_timestamp_seconds", "gauge", "Time of the last complete checkpoint.",
+           std::to_string(unix_seconds(*state.checkpoint.last_complete)));
+  metric(out, "sqlkeeper_backup_failures_total", "counter", "Backups that failed.",
+         std::to_string(state.backup.failures_total));
+  if (state.backup.successes_total > 0) {
+    metric(out, "sqlkeeper_last_backup_duration_seconds", "gauge", "Duration of the last successful backup.",
+           std::to_string(static_cast<double>(state.backup.last_total.count()) / 1000.0));
+  }
+  if (state.last_backup)
+    metric(out, "sqlkeeper_last_backup_size_bytes", "gauge", "Size of the newest finished backup.",
+           std::to_string(state.last_backup->size));
   metric(out, "sqlkeeper_watchdog_pings_total", "counter", "Watchdog pings sent to systemd.",
          std::to_string(state.watchdog_pings));
   metric(out, "sqlkeeper_http_requests_total", "counter", "Requests answered on the health socket.",
@@ -146,6 +215,14 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
   }
   in.backup_free_bytes = state.backup_free_bytes;
   in.database_bytes = state.sizes.database;
+  in.database_free_bytes = state.database_free_bytes;
+  in.database_dir = std::filesystem::path(state.database).parent_path().string();
+  if (state.quick_check) {
+    in.quick_check_ok = state.quick_check->ok;
+    in.quick_check_error = state.quick_check->first_error;
+  }
+  in.last_backup_failure = state.backup.last_failure;
+  in.checkpoint_note = state.checkpoint.last_failure;
   return in;
 }
 
@@ -153,6 +230,8 @@ HttpResponse route(const HttpRequest& request, const DaemonState& state, std::ch
   const auto target = request.target.substr(0, request.target.find('?'));
   const bool known = target == "/health" || target == "/health/live" || target == "/health/ready" ||
                      target == "/status" || target == "/metrics";
+  if (target == "/backup" || target == "/checkpoint")
+    return {405, "application/json", "{\"error\":\"method not allowed, use POST\"}\n"};
   if (!known) return {404, "application/json", "{\"error\":\"no such endpoint\"}\n"};
   if (request.method != "GET" && request.method != "HEAD")
     return {405, "application/json", "{\"error\":\"method not allowed, use GET\"}\n"};
@@ -176,8 +255,16 @@ std::string status_line(const DaemonState& state, std::chrono::system_clock::tim
   const auto report = core::evaluate_health(health_inputs(state, now));
   line = std::string(core::to_string(report.status)) + "; db " + std::to_string(state.sizes.database / 1024) +
          " KiB, WAL " + std::to_string(state.sizes.wal / 1024) + " KiB; schema " + std::to_string(state.schema.version);
-  if (state.last_backup)
-    line += "; last backup " + iso8601(state.last_backup->at);
+  if (!state.backup.running_id.empty())
+    line += "; backing up " +
+            (state.backup.pages_total ? std::to_string(state.backup.pages_done * 100 / state.backup.pages_total) + "%"
+                                      : std::string("(starting)"));
+  if (!state.backup.last_failure.empty())
+    line += "; last backup FAILED";
+  else if (state.last_backup)
+    line += "; last backup " + iso8601(state.last_backup->at) + " (" + config::format_size(state.last_backup->size) +
+            ", " + std::to_string(state.backup.last_total.count()) + " ms, " +
+            (state.last_backup->verified ? "verified" : "NOT verified") + ")";
   else
     line += "; no backup yet";
   return line;

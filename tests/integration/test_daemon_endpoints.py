@@ -78,7 +78,7 @@ def test_status_json(daemon_factory):
     assert schema["applied_this_start"] == 2
     backups = body["backups"]
     assert backups["dir"] == str(d.backups) and backups["count"] == 0 and backups["last"] is None
-    assert set(body["checks"]) == {"schema", "database", "wal", "backup", "disk"}
+    assert set(body["checks"]) == {"schema", "database", "integrity", "database_disk", "wal", "backup", "disk"}
     assert all(c["status"] == "ok" for c in body["checks"].values())
     assert body["uptime_seconds"] >= 0
 

@@ -23,6 +23,8 @@ struct Invocation {
 
   // Loads defaults < file < env < flags; throws Error(config).
   config::Loaded load_config() const;
+  // For commands that take no positional words: throws Error(config) naming the first one.
+  void refuse_positional() const;
 };
 
 struct Command {
@@ -47,5 +49,13 @@ int health_command(const Invocation&);
 int status_command(const Invocation&);
 boost::program_options::options_description check_config_options();
 int check_config_command(const Invocation&);
+boost::program_options::options_description backup_options();
+int backup_command(const Invocation&);
+boost::program_options::options_description backups_options();
+int backups_command(const Invocation&);
+boost::program_options::options_description verify_options();
+int verify_command(const Invocation&);
+boost::program_options::options_description restore_options();
+int restore_command(const Invocation&);
 
 }  // namespace sqlkeeper::cli

@@ -34,6 +34,9 @@ struct Config {
   Duration busy_timeout{};
   Duration idle_timeout{};
   int max_connections = 0;
+  Duration lock_timeout{};
+  Duration quick_check_interval{};  // 0: off
+  Duration checkpoint_busy_wait{};
 };
 
 struct OptionSpec {

@@ -21,6 +21,10 @@ struct DatabaseOptions {
 // naming the path.
 sqlite::Connection open_database(const DatabaseOptions& options);
 
+// Creates the database's directory when missing, with the search and write bits
+// that file-mode gives the group (so a group that may use the file may create -wal/-shm).
+void ensure_database_directory(const std::filesystem::path& database, unsigned file_mode);
+
 // Opens an existing database read-only with the same per-connection settings.
 sqlite::Connection open_database_readonly(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout);
 

@@ -31,7 +31,25 @@ struct HealthInputs {
   std::chrono::seconds backup_slack{std::chrono::hours(2)};
   std::optional<std::uint64_t> backup_free_bytes;
   std::uint64_t database_bytes = 0;
+  // Free space where the database and its WAL live; the WAL grows there.
+  std::optional<std::uint64_t> database_free_bytes;
+  std::string database_dir;
+  // The last PRAGMA quick_check: nullopt before the first one.
+  std::optional<bool> quick_check_ok;
+  std::string quick_check_error;
+  // The last backup attempt's error, kept until a backup succeeds.
+  std::string last_backup_failure;
+  // Why the last checkpoint did not complete (e.g. a reader holds the WAL).
+  std::string checkpoint_note;
 };
+
+// Checkpoints keep the WAL near wal-max-bytes; one this many times past it is
+// pinned by a reader that never lets go.
+constexpr std::uint64_t kWalStuckFactor = 4;
+
+// Below this much free space on the database's volume, the applications' next
+// writes (which grow the WAL) fail with "database or disk is full".
+constexpr std::uint64_t kDatabaseVolumeMinFree = 8ULL << 20;
 
 struct HealthCheck {
   std::string name;

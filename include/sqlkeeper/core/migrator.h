@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "sqlkeeper/core/job.h"
 #include "sqlkeeper/core/migration_plan.h"
 #include "sqlkeeper/core/migration_source.h"
 #include "sqlkeeper/env.h"
@@ -38,6 +39,11 @@ struct MigrateOptions {
   // Called before each migration starts, with its file name.
   std::function<void(const std::string&)> on_start;
   Env* env = &Env::real();
+  // Stops the migration at its next step (it rolls back); none: runs to the end.
+  Job* job = nullptr;
+  // How long to wait for another migrator, and for the application's locks.
+  std::chrono::milliseconds lock_timeout{std::chrono::minutes(2)};
+  std::chrono::milliseconds busy_timeout{5000};
 };
 
 struct MigrateReport {

@@ -1,57 +1,34 @@
 #pragma once
-// A consistent, verified copy of a live database (SQLite's online backup API),
-// published the safe way: written under a temporary name, checked with
-// PRAGMA integrity_check, fsynced, renamed into place, the directory fsynced,
-// and its SHA-256 written beside it. A file without its checksum, or with the
-// temporary name, is never a finished copy.
+// The building blocks of every copy sqlkeeper makes of the live database: its
+// name, a consistent copy through SQLite's online backup API, and the check of
+// the copy. core/backup.h puts them together into a published backup.
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
-#include <optional>
 #include <string>
-#include <vector>
 
-#include "sqlkeeper/env.h"
+#include "sqlkeeper/core/job.h"
 #include "sqlkeeper/sqlite/connection.h"
 
 namespace sqlkeeper::core {
 
-struct SnapshotResult {
-  std::filesystem::path file;
-  std::filesystem::path checksum_file;
-  std::uint64_t size = 0;
-  std::string sha256;
-  std::chrono::milliseconds duration{};
-};
-
 // "<stem>-<UTC yyyymmddThhmmssZ>[-<label>].db", e.g. "app-20261124T030000Z-pre-migration.db".
 std::string snapshot_name(const std::string& stem, std::chrono::system_clock::time_point at, const std::string& label);
 
-// Copies `source` (any connection to the live database) into `dir`.
-SnapshotResult write_snapshot(sqlite::Connection& source, const std::filesystem::path& dir, const std::string& stem,
-                              const std::string& label, Env& env);
-
-// Copies `source` to `target` (an unpublished scratch file) without verifying.
-void copy_database(sqlite::Connection& source, const std::filesystem::path& target);
-
-// Runs PRAGMA integrity_check; throws Error naming the file unless it says ok.
-void check_integrity(const std::filesystem::path& file);
-
-}  // namespace sqlkeeper::core
-
-namespace sqlkeeper::core {
-
-struct SnapshotEntry {
-  std::filesystem::path file;
-  std::chrono::system_clock::time_point at;
-  std::uint64_t size = 0;
+// What was copied: the source's snapshot as the copy began.
+struct CopyInfo {
+  std::int64_t pages = 0;
+  std::int64_t page_size = 0;
+  std::int64_t schema_version = 0;
 };
 
-// Parses the UTC time out of a snapshot_name(); nullopt for other names.
-std::optional<std::chrono::system_clock::time_point> parse_snapshot_time(const std::string& name,
-                                                                         const std::string& stem);
+// Copies `source` to `target` (a new, unpublished scratch file, created owner-only
+// and never through a symlink) without verifying, as one consistent snapshot,
+// stopping between steps when `job` must stop.
+CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Job& job);
 
-// Finished snapshots of `stem` in `dir` (a .db with its .sha256 beside it), oldest first.
-std::vector<SnapshotEntry> list_snapshots(const std::filesystem::path& dir, const std::string& stem);
+// Runs PRAGMA integrity_check under `job`; throws Error naming the file and the
+// first problem unless it says ok.
+void check_integrity(const std::filesystem::path& file, Job& job);
 
 }  // namespace sqlkeeper::core

@@ -14,6 +14,7 @@
 #include <list>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/io_context.hpp>
@@ -24,15 +25,24 @@ namespace sqlkeeper::daemon {
 struct HttpRequest {
   std::string method;
   std::string target;
-  // SO_PEERCRED of the connection.
+  // SO_PEERCRED and SO_PEERGROUPS of the connection: the kernel's word, not the client's.
   int peer_uid = -1;
   int peer_gid = -1;
+  std::vector<unsigned> peer_groups;
 };
 
 struct HttpResponse {
+  HttpResponse() = default;
+  HttpResponse(unsigned s, std::string type, std::string b)
+      : status(s), content_type(std::move(type)), body(std::move(b)) {}
+
   unsigned status = 200;
   std::string content_type = "application/json";
   std::string body;
+  // Set when the answer comes later (the result of a job): the server calls it
+  // with a function that takes the answer, and waits for it on the loop within
+  // HealthServerLimits::later_timeout (then 504).
+  std::function<void(std::function<void(HttpResponse)>)> later;
 };
 
 struct HealthServerLimits {
@@ -46,6 +56,8 @@ struct HealthServerLimits {
   // request) until it is complete, and for writing its answer.
   std::chrono::milliseconds request_timeout{5000};
   std::uint32_t max_header_fields = 100;
+  // How long an answer that comes later may take.
+  std::chrono::milliseconds later_timeout{60000};
 };
 
 class HealthServer {

@@ -29,6 +29,42 @@ struct BackupSummary {
   bool verified = false;
 };
 
+struct CheckpointSummary {
+  std::optional<std::chrono::system_clock::time_point> last_complete;
+  std::optional<std::chrono::system_clock::time_point> last_attempt;
+  int last_frames = 0;
+  int last_checkpointed = 0;
+  std::chrono::milliseconds last_duration{};
+  std::string last_failure;  // empty when the last one completed
+  std::uint64_t total = 0;
+  std::uint64_t incomplete_total = 0;
+  std::uint64_t frames_total = 0;
+  // Why sqlkeeper takes none (an affected SQLite); empty when it does.
+  std::string disabled_reason;
+};
+
+// The backup job while it runs, and how the last ones ended.
+struct BackupActivity {
+  std::string running_id;     // empty when none runs
+  std::uint64_t pages_done = 0;
+  std::uint64_t pages_total = 0;
+  std::optional<std::chrono::system_clock::time_point> last_failure_at;
+  std::string last_failure;   // cleared by the next success
+  std::chrono::milliseconds last_copy{};
+  std::chrono::milliseconds last_verify{};
+  std::chrono::milliseconds last_total{};
+  std::uint64_t failures_total = 0;
+  std::uint64_t successes_total = 0;
+  std::uint64_t next_id = 1;
+};
+
+struct QuickCheckSummary {
+  std::chrono::system_clock::time_point at;
+  bool ok = false;
+  std::string first_error;
+  std::chrono::milliseconds duration{};
+};
+
 struct DaemonState {
   core::Phase phase = core::Phase::starting;
   std::string phase_detail;  // e.g. the migration being applied, or the start-up error
@@ -41,6 +77,10 @@ struct DaemonState {
   std::string database_error;
   std::uint64_t wal_max_bytes = 0;
   std::optional<std::uint64_t> backup_free_bytes;
+  std::optional<std::uint64_t> database_free_bytes;  // on the database's own volume
+  std::optional<QuickCheckSummary> quick_check;
+  CheckpointSummary checkpoint;
+  BackupActivity backup;
   std::optional<BackupSummary> last_backup;
   int backup_count = 0;
   SchemaSummary schema;

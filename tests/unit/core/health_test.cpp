@@ -51,12 +51,55 @@ TEST(EvaluateHealth, DatabaseNotAnsweringIsFailing) {
   EXPECT_NE(check(r, "database").detail.find("database is locked"), std::string::npos);
 }
 
-TEST(EvaluateHealth, LargeWalIsDegraded) {
+TEST(EvaluateHealth, AWalPinnedFarPastItsLimitIsDegradedWithTheReason) {
   auto in = healthy();
+  // Past the limit a checkpoint is due; that alone is normal.
   in.wal_bytes = in.wal_max_bytes + 1;
-  EXPECT_EQ(evaluate_health(in).status, HealthStatus::degraded);
-  in.wal_bytes = in.wal_max_bytes;
   EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+  in.wal_bytes = kWalStuckFactor * in.wal_max_bytes;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+  in.wal_bytes += 1;
+  in.checkpoint_note = "the WAL stayed in use for 200 ms";
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::degraded);
+  EXPECT_NE(check(r, "wal").detail.find("a reader is holding it (last checkpoint: the WAL stayed in use"),
+            std::string::npos);
+}
+
+TEST(EvaluateHealth, DamageFoundByQuickCheckIsFailing) {
+  auto in = healthy();
+  EXPECT_EQ(check(evaluate_health(in), "integrity").detail, "not checked yet");
+  in.quick_check_ok = true;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+  in.quick_check_ok = false;
+  in.quick_check_error = "*** in database main ***\nPage 7: btreeInitPage() returns error code 11";
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::failing);
+  EXPECT_EQ(check(r, "integrity").detail.rfind("quick_check found damage: *** in database main", 0), 0u);
+}
+
+TEST(EvaluateHealth, AFullDatabaseVolumeIsFailingAndNamed) {
+  auto in = healthy();
+  in.database_dir = "/var/lib/sqlkeeper";
+  in.database_free_bytes = 1ULL << 30;
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+  in.database_free_bytes = in.wal_max_bytes - 1;
+  EXPECT_EQ(check(evaluate_health(in), "database_disk").status, HealthStatus::degraded);
+  in.database_free_bytes = kDatabaseVolumeMinFree - 1;
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::failing);
+  EXPECT_NE(check(r, "database_disk").detail.find("free on the database volume (/var/lib/sqlkeeper)"),
+            std::string::npos);
+}
+
+TEST(EvaluateHealth, AFailedBackupStaysDegradedUntilOneSucceeds) {
+  auto in = healthy();
+  in.last_backup_at = in.now - 1h;
+  in.last_backup_verified = true;
+  in.last_backup_failure = "not enough space for a backup in /b";
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::degraded);
+  EXPECT_EQ(check(r, "backup").detail, "the last backup failed: not enough space for a backup in /b");
 }
 
 TEST(EvaluateHealth, BackupAgeAndVerification) {
@@ -88,7 +131,7 @@ TEST(EvaluateHealth, LowDiskIsDegraded) {
 
 TEST(EvaluateHealth, WorstCheckWins) {
   auto in = healthy();
-  in.wal_bytes = in.wal_max_bytes * 2;
+  in.wal_bytes = in.wal_max_bytes * (kWalStuckFactor + 1);
   in.database_answered = false;
   EXPECT_EQ(evaluate_health(in).status, HealthStatus::failing);
   EXPECT_EQ(evaluate_health(in).failing_checks().size(), 2u);

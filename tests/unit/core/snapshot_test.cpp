@@ -4,6 +4,8 @@
 
 #include <filesystem>
 
+#include "sqlkeeper/core/backup.h"
+#include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/sha256.h"
 #include "sqlkeeper/error.h"
@@ -43,30 +45,47 @@ TEST(SnapshotName, IsSortableUtc) {
   const auto at = std::chrono::system_clock::time_point(std::chrono::seconds(1795500000));
   EXPECT_EQ(snapshot_name("app", at, ""), "app-20261124T060000Z.db");
   EXPECT_EQ(snapshot_name("app", at, "pre-migration"), "app-20261124T060000Z-pre-migration.db");
-  EXPECT_EQ(parse_snapshot_time("app-20261124T060000Z-pre-migration.db", "app"), at);
-  EXPECT_EQ(parse_snapshot_time("app-20261124T060000Z.db", "app"), at);
-  EXPECT_FALSE(parse_snapshot_time("app-20261124T060000Z.db.tmp", "app"));
-  EXPECT_FALSE(parse_snapshot_time("other-20261124T060000Z.db", "app"));
-  EXPECT_FALSE(parse_snapshot_time("app-2026.db", "app"));
+  EXPECT_EQ(parse_backup_name("app-20261124T060000Z-pre-migration.db", "app")->at, at);
+  EXPECT_EQ(parse_backup_name("app-20261124T060000Z-pre-migration.db", "app")->label, "pre-migration");
+  EXPECT_EQ(parse_backup_name("app-20261124T060000Z-pre-migration-2.db", "app")->label, "pre-migration");
+  EXPECT_EQ(parse_backup_name("app-20261124T060000Z-1.db", "app")->label, "");
+  EXPECT_EQ(parse_backup_name("app-20261124T060000Z.db", "app")->at, at);
+  EXPECT_FALSE(parse_backup_name("app-20261124T060000Z.db.tmp", "app"));
+  EXPECT_FALSE(parse_backup_name("other-20261124T060000Z.db", "app"));
+  EXPECT_FALSE(parse_backup_name("app-2026.db", "app"));
+  EXPECT_FALSE(parse_backup_name("app-20261124T060000Z-Evil Label.db", "app"));
+  EXPECT_FALSE(parse_backup_name("app-20261124T060000Z-.db", "app"));
 }
 
-TEST_F(ScratchDir, WritesAVerifiedCopyWithChecksum) {
+TEST_F(ScratchDir, WritesAVerifiedCopyWithItsSidecar) {
   auto db = open_database({dir_ / "app.db", 0600, 1s});
   db.exec("CREATE TABLE t (x); INSERT INTO t VALUES (1), (2), (3);");
   FakeEnv env;
-  const auto snap = write_snapshot(db, dir_ / "backups", "app", "pre-migration", env);
+  Job job("test");
+  BackupOptions options;
+  options.dir = dir_ / "backups";
+  options.label = "pre-migration";
+  const auto snap = take_backup(db, options, env, job);
   EXPECT_EQ(snap.file.filename(), "app-20261124T060000Z-pre-migration.db");
   EXPECT_EQ(sha256_file(snap.file), snap.sha256);
+  EXPECT_TRUE(snap.verified);
   EXPECT_EQ(std::filesystem::status(snap.file).permissions() & std::filesystem::perms::all,
             std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   sqlite::Connection copy(snap.file, SQLITE_OPEN_READONLY, 0ms);
   EXPECT_EQ(copy.query_int64("SELECT count(*) FROM t"), 3);
   EXPECT_EQ(copy.query_text("PRAGMA journal_mode"), "delete");
-  const auto listed = list_snapshots(dir_ / "backups", "app");
-  ASSERT_EQ(listed.size(), 1u);
-  EXPECT_EQ(listed[0].file, snap.file);
+  const auto catalog = read_catalog(dir_ / "backups", "app");
+  ASSERT_EQ(catalog.backups.size(), 1u);
+  EXPECT_EQ(catalog.backups[0].file, snap.file);
+  EXPECT_TRUE(catalog.backups[0].verified());
+  EXPECT_EQ(catalog.backups[0].sidecar->sha256, snap.sha256);
+  EXPECT_EQ(catalog.backups[0].sidecar->field("pages"), std::to_string(snap.pages));
+  EXPECT_TRUE(catalog.foreign.empty());
+  EXPECT_TRUE(catalog.temporaries.empty());
+  // A labelled copy is listed but is not "the last backup".
+  EXPECT_EQ(last_regular_backup(catalog), nullptr);
   // A second copy in the same second gets its own name.
-  const auto again = write_snapshot(db, dir_ / "backups", "app", "pre-migration", env);
+  const auto again = take_backup(db, options, env, job);
   EXPECT_NE(again.file, snap.file);
 }
 
@@ -75,9 +94,14 @@ TEST_F(ScratchDir, FailedRenameLeavesNoBackupAndNoTemporaryFile) {
   db.exec("CREATE TABLE t (x)");
   FakeEnv env;
   env.fail_rename = true;
-  EXPECT_THROW(write_snapshot(db, dir_ / "backups", "app", "", env), Error);
-  EXPECT_TRUE(std::filesystem::is_empty(dir_ / "backups"));
-  EXPECT_TRUE(list_snapshots(dir_ / "backups", "app").empty());
+  Job job("test");
+  BackupOptions options;
+  options.dir = dir_ / "backups";
+  EXPECT_THROW(take_backup(db, options, env, job), Error);
+  const auto catalog = read_catalog(dir_ / "backups", "app");
+  EXPECT_TRUE(catalog.backups.empty());
+  EXPECT_TRUE(catalog.temporaries.empty());
+  EXPECT_TRUE(catalog.foreign.empty());
 }
 
 TEST_F(ScratchDir, OpenDatabaseRefusesDirectoriesAndForeignFiles) {

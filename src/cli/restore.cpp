@@ -1,0 +1,53 @@
+// `sqlkeeper restore (--latest|FILE) [--to PATH] [--force]`: a verified restore,
+// loaded through SQLite so that applications with the database open see it.
+#include <iostream>
+
+#include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/cli/stop_on_signal.h"
+#include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/restore.h"
+#include "sqlkeeper/error.h"
+
+namespace po = boost::program_options;
+
+namespace sqlkeeper::cli {
+
+po::options_description restore_options() {
+  po::options_description desc("Options");
+  desc.add_options()("latest", "restore the newest verified backup")(
+      "to", po::value<std::string>(), "write a new database file here instead of replacing the configured one")(
+      "force", "replace the configured database even though it holds data");
+  return desc;
+}
+
+int restore_command(const Invocation& inv) {
+  const auto c = inv.load_config().config;
+  std::filesystem::path backup;
+  if (inv.vars.count("latest")) {
+    if (!inv.positional.empty()) throw Error(ErrorCode::config, "give a FILE or --latest, not both");
+    const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
+    const auto* last = core::last_regular_backup(catalog);
+    if (!last) throw Error(ErrorCode::io, "no verified backup in " + c.backup_dir.string() + " to restore");
+    backup = last->file;
+  } else {
+    if (inv.positional.size() != 1) throw Error(ErrorCode::config, "name one backup FILE to restore, or give --latest");
+    backup = inv.positional.front();
+  }
+  core::RestoreOptions options;
+  options.database = c.database;
+  options.backup_dir = c.backup_dir;
+  if (inv.vars.count("to")) options.to = inv.vars["to"].as<std::string>();
+  options.force = inv.vars.count("force") > 0;
+  options.file_mode = c.file_mode;
+  options.busy_timeout = c.busy_timeout;
+  options.lock_timeout = c.lock_timeout;
+  core::Job job("restore");
+  const StopOnSignal stop(job);
+  const auto r = core::restore_backup(backup, options, Env::real(), job);
+  std::cout << "restored " << backup.string() << " into " << r.into.string() << " (" << r.pages << " pages, "
+            << r.duration.count() << " ms)\n";
+  if (r.pre_restore) std::cout << "the replaced content is kept as " << r.pre_restore->string() << "\n";
+  return 0;
+}
+
+}  // namespace sqlkeeper::cli

@@ -1,0 +1,52 @@
+// `sqlkeeper verify FILE...|--all`: the checksum (when a sidecar exists) and
+// PRAGMA integrity_check of backups; non-zero when any is bad, naming it and why.
+#include <iostream>
+#include <nlohmann/json.hpp>
+
+#include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/cli/stop_on_signal.h"
+#include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/restore.h"
+#include "sqlkeeper/error.h"
+
+namespace po = boost::program_options;
+
+namespace sqlkeeper::cli {
+
+po::options_description verify_options() {
+  po::options_description desc("Options");
+  desc.add_options()("all", "verify every backup in the backup folder")("json", "print a JSON array");
+  return desc;
+}
+
+int verify_command(const Invocation& inv) {
+  const auto c = inv.load_config().config;
+  std::vector<std::filesystem::path> files;
+  if (inv.vars.count("all")) {
+    if (!inv.positional.empty()) throw Error(ErrorCode::config, "give FILE arguments or --all, not both");
+    for (const auto& e : core::read_catalog(c.backup_dir, c.database.stem().string()).backups) files.push_back(e.file);
+    if (files.empty()) std::cerr << "no backups in " << c.backup_dir.string() << "\n";
+  } else {
+    if (inv.positional.empty()) throw Error(ErrorCode::config, "name the backup files to verify, or give --all");
+    for (const auto& p : inv.positional) files.emplace_back(p);
+  }
+  core::Job job("verify");
+  const StopOnSignal stop(job);
+  int bad = 0;
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& file : files) {
+    const auto r = core::verify_backup(file, job);
+    bad += r.ok ? 0 : 1;
+    out.push_back({{"file", file.string()}, {"ok", r.ok}, {"checksum_checked", r.checksum_checked},
+                   {"problem", r.problem}, {"ms", r.duration.count()}});
+    if (!inv.vars.count("json"))
+      std::cout << file.string() << ": "
+                << (r.ok ? std::string("ok") + (r.checksum_checked ? "" : " (no sidecar: checksum not checked)")
+                         : "BAD: " + r.problem)
+                << "\n";
+  }
+  if (inv.vars.count("json")) std::cout << out.dump(2) << "\n";
+  return bad == 0 ? 0 : 1;
+}
+
+}  // namespace sqlkeeper::cli

@@ -1,0 +1,164 @@
+#include "sqlkeeper/core/backup.h"
+
+#include <spdlog/spdlog.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/checkpoint.h"
+#include "sqlkeeper/core/database.h"
+#include "sqlkeeper/core/file_lock.h"
+#include "sqlkeeper/core/integrity.h"
+#include "sqlkeeper/core/sha256.h"
+#include "sqlkeeper/core/snapshot.h"
+#include "sqlkeeper/error.h"
+
+namespace sqlkeeper::core {
+namespace {
+
+using Ms = std::chrono::milliseconds;
+constexpr unsigned kBackupMode = 0600;  // backups stay owner-only whatever file-mode says
+
+Ms since(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - t);
+}
+
+// A free name: the plain one, or "-1", "-2"... for a second backup in one second.
+std::string free_name(const std::filesystem::path& dir, const std::string& stem, Env::Clock::time_point at,
+                      const std::string& label) {
+  std::error_code ec;
+  auto name = snapshot_name(stem, at, label);
+  for (int n = 1; std::filesystem::exists(std::filesystem::symlink_status(dir / name, ec)); ++n)
+    name = snapshot_name(stem, at, label + (label.empty() ? "" : "-") + std::to_string(n));
+  return name;
+}
+
+// The copy must fit with room to spare: a backup never fills the disk.
+void check_free_space(const std::filesystem::path& database, const std::filesystem::path& dir, Env& env) {
+  const auto sizes = file_sizes(database);
+  const auto need = sizes.database + sizes.wal;
+  const auto margin = std::max<std::uint64_t>(need / 10, 16ULL << 20);
+  const auto free = env.free_bytes(dir);
+  if (free < need + margin)
+    throw Error(ErrorCode::io, "not enough space for a backup in " + dir.string() + ": " + std::to_string(free) +
+                                   " bytes free, a copy of " + database.string() + " needs " + std::to_string(need) +
+                                   " plus a margin of " + std::to_string(margin));
+}
+
+void remove_quietly(const std::filesystem::path& p) {
+  std::error_code ec;
+  std::filesystem::remove(p, ec);
+}
+
+}  // namespace
+
+void ensure_backup_dir(const std::filesystem::path& dir) {
+  std::error_code ec;
+  if (std::filesystem::exists(dir, ec)) {
+    if (!std::filesystem::is_directory(dir, ec))
+      throw Error(ErrorCode::io, "backup folder " + dir.string() + " exists and is not a directory");
+    return;
+  }
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(ErrorCode::io, "create backup folder " + dir.string() + ": " + ec.message(), 0, ec.value());
+  if (::chmod(dir.c_str(), 0700) != 0) throw system_error("chmod backup folder " + dir.string(), errno);
+}
+
+BackupResult take_backup(sqlite::Connection& source, const BackupOptions& options, Env& env, Job& job) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto& dir = options.dir;
+  const auto database = source.path();
+  const auto stem = database.stem().string();
+  ensure_backup_dir(dir);
+  const auto lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job,
+                                      options.lock_timeout);
+  check_free_space(database, dir, env);
+
+  BackupResult result;
+  if (options.checkpoint_first) {
+    const auto c = checkpoint_database(database, job, options.checkpoint_busy_wait, options.journal_size_limit);
+    if (!c.complete) {
+      result.checkpoint_note = "checkpoint skipped: " + c.note;
+      spdlog::info("backup of {}: {}", database.string(), result.checkpoint_note);
+    }
+  }
+  job.check("starting the copy");
+  result.at = env.now();
+  const auto name = free_name(dir, stem, result.at, options.label);
+  result.file = dir / name;
+  result.sidecar = dir / (name + ".sha256");
+  const auto tmp = dir / (name + ".tmp");
+  bool published = false;
+  try {
+    const auto copy_started = std::chrono::steady_clock::now();
+    const auto info = copy_database(source, tmp, job);
+    env.fsync_file(tmp);
+    result.copy = since(copy_started);
+
+    const auto verify_started = std::chrono::steady_clock::now();
+    const auto check = check_database(tmp, CheckDepth::full, job, Ms(0));
+    if (!check.ok)
+      throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " failed its integrity check: " + check.first_error);
+    {
+      sqlite::Connection copy(tmp, SQLITE_OPEN_READONLY, Ms(0));
+      result.pages = copy.query_int64("PRAGMA page_count").value_or(-1);
+      result.page_size = copy.query_int64("PRAGMA page_size").value_or(-1);
+      result.schema_version = copy.query_int64("PRAGMA schema_version").value_or(-1);
+    }
+    if (result.pages != info.pages || result.schema_version != info.schema_version)
+      throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " does not match its source: " +
+                                         std::to_string(result.pages) + " pages and schema version " +
+                                         std::to_string(result.schema_version) + ", expected " +
+                                         std::to_string(info.pages) + " and " + std::to_string(info.schema_version));
+    job.check("checksumming the copy");
+    result.sha256 = sha256_file(tmp);
+    result.bytes = std::filesystem::file_size(tmp);
+    result.verify = since(verify_started);
+    result.verified = true;
+
+    env.rename(tmp, result.file);
+    published = true;
+    env.fsync_dir(dir);
+    result.total = since(started);
+    Sidecar sidecar{result.sha256, name, {}};
+    sidecar.fields = {
+        {"source", database.string()},
+        {"time", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(result.at.time_since_epoch()).count())},
+        {"label", options.label},
+        {"size", std::to_string(result.bytes)},
+        {"pages", std::to_string(result.pages)},
+        {"page_size", std::to_string(result.page_size)},
+        {"schema_version", std::to_string(result.schema_version)},
+        {"sqlite", sqlite3_libversion()},
+        {"copy_ms", std::to_string(result.copy.count())},
+        {"verify_ms", std::to_string(result.verify.count())},
+        {"verified", "ok"},
+        {"verification", "integrity_check ok; page count and schema version equal the snapshot's"},
+    };
+    // Last: only with its sidecar is the copy a backup.
+    env.write_file_atomic(result.sidecar, format_sidecar(sidecar), kBackupMode);
+  } catch (...) {
+    remove_quietly(tmp);
+    remove_quietly(dir / (name + ".tmp-journal"));
+    if (published) remove_quietly(result.file);
+    remove_quietly(dir / (name + ".sha256.tmp"));
+    throw;
+  }
+  result.total = since(started);
+  return result;
+}
+
+int remove_stale_temporaries(const std::filesystem::path& dir, const std::string& stem, Job& job,
+                             std::chrono::milliseconds lock_timeout) {
+  std::error_code ec;
+  if (!std::filesystem::is_directory(dir, ec)) return 0;
+  const auto lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job, lock_timeout);
+  int removed = 0;
+  for (const auto& tmp : read_catalog(dir, stem).temporaries) {
+    spdlog::info("removing {} left by an interrupted backup", tmp.string());
+    if (std::filesystem::remove(tmp, ec)) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace sqlkeeper::core

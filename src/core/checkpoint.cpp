@@ -1,0 +1,41 @@
+#include "sqlkeeper/core/checkpoint.h"
+
+#include "sqlkeeper/core/database.h"
+#include "sqlkeeper/error.h"
+
+namespace sqlkeeper::core {
+
+bool checkpoints_allowed() {
+  // Fixed in 3.51.3, and backported to 3.44.6 and 3.50.7.
+  const int v = sqlite3_libversion_number();
+  return v >= 3051003 || (v >= 3044006 && v < 3045000) || (v >= 3050007 && v < 3051000);
+}
+
+CheckpointResult checkpoint_database(const std::filesystem::path& database, Job& job,
+                                     std::chrono::milliseconds busy_wait, std::uint64_t journal_size_limit) {
+  const auto started = std::chrono::steady_clock::now();
+  CheckpointResult result;
+  result.wal_bytes_before = file_sizes(database).wal;
+  sqlite::Connection db(database, SQLITE_OPEN_READWRITE, busy_wait);
+  db.exec("PRAGMA journal_size_limit=" + std::to_string(journal_size_limit));
+  const JobScope scope(db, job, busy_wait);
+  int log = 0;
+  int done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+  job.check("checkpointing " + database.string());
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) db.check(rc, "checkpoint");
+  result.wal_frames = log;
+  result.checkpointed_frames = done;
+  result.complete = rc == SQLITE_OK && log >= 0 && done == log;
+  if (!result.complete)
+    result.note = (rc & 0xff) == SQLITE_BUSY
+                      ? "the WAL stayed in use for " + std::to_string(busy_wait.count()) +
+                            " ms (a reader or writer holds it); copied " + std::to_string(done) + " of " +
+                            std::to_string(log) + " frames"
+                      : "copied " + std::to_string(done) + " of " + std::to_string(log) + " frames";
+  result.wal_bytes_after = file_sizes(database).wal;
+  result.duration = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  return result;
+}
+
+}  // namespace sqlkeeper::core

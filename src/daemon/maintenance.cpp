@@ -1,0 +1,184 @@
+#include "sqlkeeper/daemon/maintenance.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/database.h"
+
+namespace sqlkeeper::daemon {
+namespace {
+
+namespace asio = boost::asio;
+using namespace std::chrono_literals;
+
+// A checkpoint's work grows with the WAL, which is bounded; a backup's with the database.
+constexpr auto kCheckpointLimit = std::chrono::milliseconds(10min);
+constexpr auto kBackupLimit = std::chrono::milliseconds(6h);
+
+}  // namespace
+
+Maintenance::Maintenance(asio::io_context& io, Worker& worker, DaemonState& state, const config::Config& config,
+                         Env& env, std::function<void()> changed)
+    : io_(io),
+      worker_(worker),
+      state_(state),
+      config_(config),
+      env_(env),
+      changed_(std::move(changed)),
+      checkpoint_timer_(io) {
+  if (!core::checkpoints_allowed())
+    state_.checkpoint.disabled_reason = std::string("SQLite ") + sqlite3_libversion() +
+                                        " has the WAL-reset bug; sqlkeeper takes no checkpoints (see "
+                                        "docs/operations.md)";
+}
+
+void Maintenance::start() {
+  if (state_.checkpoint.disabled_reason.empty()) {
+    asio::co_spawn(io_, checkpoint_loop(), asio::detached);
+  } else {
+    spdlog::warn("{}", state_.checkpoint.disabled_reason);
+  }
+  const auto dir = config_.backup_dir;
+  const auto stem = config_.database.stem().string();
+  const auto lock_timeout = config_.lock_timeout;
+  post_job<int>(
+      worker_, io_, "tidy backups", 1min,
+      [dir, stem, lock_timeout](core::Job& job) { return core::remove_stale_temporaries(dir, stem, job, lock_timeout); },
+      [](const Outcome<int>& r) {
+        if (!r.value) spdlog::warn("could not tidy the backup folder: {}", r.error);
+      });
+}
+
+void Maintenance::stop() {
+  stopped_ = true;
+  checkpoint_timer_.cancel();
+}
+
+asio::awaitable<void> Maintenance::checkpoint_loop() {
+  for (;;) {
+    checkpoint_timer_.expires_after(config_.checkpoint_interval);
+    auto [ec] = co_await checkpoint_timer_.async_wait(asio::as_tuple(asio::use_awaitable));
+    if (ec || stopped_) co_return;
+    checkpoint_now("interval");
+  }
+}
+
+void Maintenance::on_wal_size(std::uint64_t wal_bytes) {
+  if (wal_bytes > config_.wal_max_bytes && !checkpoint_pending_ && state_.checkpoint.disabled_reason.empty())
+    checkpoint_now("the WAL passed wal-max-bytes");
+}
+
+void Maintenance::checkpoint_now(const std::string& why, CheckpointDone done) {
+  if (!state_.checkpoint.disabled_reason.empty()) {
+    if (done) done(Outcome<core::CheckpointResult>{std::nullopt, state_.checkpoint.disabled_reason, ErrorCode::conflict, 0});
+    return;
+  }
+  spdlog::debug("checkpoint ({})", why);
+  checkpoint_pending_ = true;
+  const auto database = config_.database;
+  const auto wait = config_.checkpoint_busy_wait;
+  const auto limit = config_.wal_max_bytes;
+  post_job<core::CheckpointResult>(
+      worker_, io_, "checkpoint", kCheckpointLimit,
+      [database, wait, limit](core::Job& job) { return core::checkpoint_database(database, job, wait, limit); },
+      [this, done = std::move(done)](const Outcome<core::CheckpointResult>& r) {
+        on_checkpoint(r);
+        if (done) done(r);
+      });
+}
+
+void Maintenance::on_checkpoint(const Outcome<core::CheckpointResult>& r) {
+  checkpoint_pending_ = false;
+  auto& c = state_.checkpoint;
+  c.last_attempt = env_.now();
+  ++c.total;
+  if (!r.value) {
+    ++c.incomplete_total;
+    c.last_failure = r.error;
+    if (!stopped_) spdlog::warn("checkpoint failed: {}", r.error);
+  } else {
+    const auto& v = *r.value;
+    c.last_frames = v.wal_frames;
+    c.last_checkpointed = v.checkpointed_frames;
+    c.last_duration = v.duration;
+    c.frames_total += static_cast<std::uint64_t>(std::max(0, v.checkpointed_frames));
+    if (v.complete) {
+      c.last_complete = c.last_attempt;
+      c.last_failure.clear();
+    } else {
+      ++c.incomplete_total;
+      c.last_failure = v.note;
+      spdlog::info("checkpoint incomplete: {}", v.note);
+    }
+  }
+  state_.sizes = core::file_sizes(config_.database);
+  changed_();
+}
+
+Maintenance::Started Maintenance::backup_now(const std::string& why) {
+  const auto id = std::to_string(state_.backup.next_id);
+  core::BackupOptions options;
+  options.dir = config_.backup_dir;
+  options.checkpoint_first = state_.checkpoint.disabled_reason.empty();
+  options.checkpoint_busy_wait = config_.checkpoint_busy_wait;
+  options.journal_size_limit = config_.wal_max_bytes;
+  options.lock_timeout = config_.lock_timeout;
+  const auto database = config_.database;
+  const auto busy = config_.busy_timeout;
+  auto& env = env_;
+  const auto posted = post_job<core::BackupResult>(
+      worker_, io_, "backup", kBackupLimit,
+      [database, busy, options, &env](core::Job& job) {
+        auto source = core::open_database_readonly(database, busy);
+        return core::take_backup(source, options, env, job);
+      },
+      [this, id](const Outcome<core::BackupResult>& r) { on_backup(id, r); });
+  if (posted.joined) return {state_.backup.running_id, true};
+  ++state_.backup.next_id;
+  backup_job_ = posted.job;
+  state_.backup.running_id = id;
+  state_.backup.pages_done = state_.backup.pages_total = 0;
+  spdlog::info("backup {} started ({})", id, why);
+  changed_();
+  return {id, false};
+}
+
+void Maintenance::sync_progress() {
+  if (!backup_job_) return;
+  state_.backup.pages_done = backup_job_->done();
+  state_.backup.pages_total = backup_job_->total();
+}
+
+void Maintenance::on_backup(const std::string& id, const Outcome<core::BackupResult>& r) {
+  backup_job_.reset();
+  auto& b = state_.backup;
+  b.running_id.clear();
+  if (!r.value) {
+    ++b.failures_total;
+    b.last_failure_at = env_.now();
+    b.last_failure = r.error;
+    if (!stopped_) spdlog::error("backup {} failed: {}", id, r.error);
+  } else {
+    const auto& v = *r.value;
+    ++b.successes_total;
+    b.last_failure.clear();
+    b.last_copy = v.copy;
+    b.last_verify = v.verify;
+    b.last_total = v.total;
+    state_.last_backup = BackupSummary{v.file.string(), v.at, v.bytes, v.verified};
+    spdlog::info("backup {} done: {} ({} bytes, copy {} ms, verification {} ms, total {} ms{})", id, v.file.string(),
+                 v.bytes, v.copy.count(), v.verify.count(), v.total.count(),
+                 v.checkpoint_note.empty() ? "" : "; " + v.checkpoint_note);
+  }
+  const auto catalog = core::read_catalog(config_.backup_dir, config_.database.stem().string());
+  state_.backup_count = 0;
+  for (const auto& e : catalog.backups) state_.backup_count += e.finished() ? 1 : 0;
+  changed_();
+}
+
+}  // namespace sqlkeeper::daemon

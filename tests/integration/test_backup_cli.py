@@ -1,0 +1,208 @@
+"""`sqlkeeper backup`, `backups`, `verify` and `restore` against real files: a
+backup under a busy writer is a consistent snapshot; a listed backup verifies; a
+damaged one is named and refused; a restore loads through SQLite so another
+process's open connection sees the restored data; nothing half-made is left."""
+import json
+import os
+import signal
+import subprocess
+import sys
+
+import pytest
+
+from conftest import BUNDLED_MIGRATIONS, SOURCE_DIR, migrate_cli, open_db, query, run_cli, wait_until
+
+WRITER = str(SOURCE_DIR / "tests" / "integration" / "writer.py")
+
+
+def setup_db(tmp_path, rows=0):
+    db = tmp_path / "data" / "app.db"
+    r = migrate_cli("up", db, BUNDLED_MIGRATIONS, backup_dir=tmp_path / "backups")
+    assert r.returncode == 0, r.stderr
+    if rows:
+        con = open_db(db)
+        con.execute("CREATE TABLE bulk (i INTEGER PRIMARY KEY, pad BLOB)")
+        con.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?) "
+                    "INSERT INTO bulk SELECT i, randomblob(1000) FROM c", (rows,))
+        con.close()
+    return db
+
+
+def cli(tmp_path, *args, timeout=120):
+    return run_cli(*args, "--database", tmp_path / "data" / "app.db", "--backup-dir", tmp_path / "backups",
+                   timeout=timeout)
+
+
+def backup_json(tmp_path):
+    r = cli(tmp_path, "backup", "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def start_writer(db, interval=0.001):
+    p = subprocess.Popen([sys.executable, WRITER, str(db), str(interval)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "started"
+    return p
+
+
+def stop_writer(p):
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=30)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_a_backup_under_a_busy_writer_is_one_consistent_snapshot(tmp_path):
+    db = setup_db(tmp_path, rows=20000)
+    writer = start_writer(db)
+    try:
+        wait_until(lambda: query(db, "SELECT count(*) FROM ticks")[0][0] > 200, 20, what="the writer to get going")
+        result = backup_json(tmp_path)
+    finally:
+        summary = stop_writer(writer)
+    assert summary["failures"] == [], summary
+    for key in ("file", "bytes", "copy_ms", "verify_ms", "total_ms", "verified"):
+        assert key in result, result
+    assert result["verified"] is True
+    backup = result["file"]
+    ids = [r[0] for r in query(backup, "SELECT id FROM ticks ORDER BY id")]
+    # exactly a prefix of what the writer committed: one snapshot, no gap, nothing torn
+    assert ids == list(range(1, len(ids) + 1)) and 0 < len(ids) <= summary["committed"]
+    assert query(backup, "PRAGMA integrity_check") == [("ok",)]
+    assert query(backup, "SELECT count(*) FROM bulk") == [(20000,)]
+    assert query(backup, "PRAGMA journal_mode") == [("delete",)]
+    assert os.stat(backup).st_mode & 0o777 == 0o600
+    # the sidecar is one sha256sum(1) accepts
+    check = subprocess.run(["sha256sum", "-c", "--strict", os.path.basename(backup) + ".sha256"],
+                           cwd=os.path.dirname(backup), capture_output=True, text=True)
+    assert check.returncode == 0 and ": OK" in check.stdout, check
+
+
+def test_backups_lists_verified_backups_and_foreign_files(tmp_path):
+    setup_db(tmp_path)
+    first = backup_json(tmp_path)["file"]
+    (tmp_path / "backups" / "notes.txt").write_text("mine")
+    stale = tmp_path / "backups" / (os.path.basename(first)[:-3] + "-7.db.tmp")
+    stale.write_bytes(b"half")
+    r = cli(tmp_path, "backups", "--json")
+    assert r.returncode == 0, r.stderr
+    listing = json.loads(r.stdout)
+    assert [b["file"] for b in listing["backups"]] == [first]
+    assert listing["backups"][0]["verified"] is True and listing["backups"][0]["checksum"] == "ok"
+    assert listing["foreign"] == [str(tmp_path / "backups" / "notes.txt")]
+    assert listing["temporaries"] == [str(stale)]
+    text = cli(tmp_path, "backups").stdout
+    assert os.path.basename(first) in text and "not a backup (left alone): notes.txt" in text
+    # the next backup removes the stale temporary, never the foreign file
+    backup_json(tmp_path)
+    assert not stale.exists() and (tmp_path / "backups" / "notes.txt").exists()
+
+
+def test_verify_names_a_damaged_backup_and_why(tmp_path):
+    setup_db(tmp_path, rows=2000)
+    good = backup_json(tmp_path)["file"]
+    bad = backup_json(tmp_path)["file"]
+    with open(bad, "r+b") as f:
+        f.seek(os.path.getsize(bad) // 2)
+        f.write(b"\xff" * 64)
+    r = cli(tmp_path, "verify", "--all")
+    assert r.returncode == 1
+    assert f"{good}: ok" in r.stdout
+    assert f"{bad}: BAD: checksum mismatch" in r.stdout
+    assert cli(tmp_path, "verify", good).returncode == 0
+    # without its sidecar the damage is still found by integrity_check
+    os.unlink(bad + ".sha256")
+    r = cli(tmp_path, "verify", bad)
+    assert r.returncode == 1 and "BAD: " in r.stdout, r.stdout
+    r = cli(tmp_path, "verify", tmp_path / "nope.db")
+    assert r.returncode == 1 and "no such file" in r.stdout
+
+
+def test_restore_round_trip_into_a_new_file(tmp_path):
+    db = setup_db(tmp_path, rows=500)
+    backup = backup_json(tmp_path)["file"]
+    target = tmp_path / "restored" / "copy.db"
+    r = cli(tmp_path, "restore", backup, "--to", target)
+    assert r.returncode == 0, r.stderr
+    assert query(target, "SELECT count(*) FROM bulk") == [(500,)]
+    assert query(target, "PRAGMA journal_mode") == [("wal",)]
+    assert query(target, "PRAGMA integrity_check") == [("ok",)]
+    r = cli(tmp_path, "restore", backup, "--to", target)
+    assert r.returncode != 0 and "it exists" in r.stderr
+    assert query(db, "SELECT count(*) FROM bulk") == [(500,)]
+
+
+def test_restore_in_place_is_seen_by_an_open_connection_of_another_process(tmp_path):
+    db = setup_db(tmp_path, rows=100)
+    backup = backup_json(tmp_path)["file"]
+    con = open_db(db)
+    con.execute("DELETE FROM bulk WHERE i > 10")
+    assert con.execute("SELECT count(*) FROM bulk").fetchone() == (10,)
+    # another process keeps an idle connection open across the restore
+    holder = subprocess.Popen([sys.executable, "-c", """
+import sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+print(con.execute("SELECT count(*) FROM bulk").fetchone()[0], flush=True)
+sys.stdin.readline()
+print(con.execute("SELECT count(*) FROM bulk").fetchone()[0], flush=True)
+""", str(db)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "10"
+    r = cli(tmp_path, "restore", backup)
+    assert r.returncode != 0 and "add --force" in r.stderr
+    r = cli(tmp_path, "restore", "--latest", "--force")
+    assert r.returncode == 0, r.stderr
+    holder.stdin.write("\n")
+    holder.stdin.flush()
+    assert holder.stdout.readline().strip() == "100"
+    holder.wait(10)
+    assert con.execute("SELECT count(*) FROM bulk").fetchone() == (100,)
+    assert query(db, "PRAGMA journal_mode") == [("wal",)]
+    assert query(db, "PRAGMA integrity_check") == [("ok",)]
+    # the replaced content was kept, verified, labelled pre-restore
+    listing = json.loads(cli(tmp_path, "backups", "--json").stdout)
+    pre = [b for b in listing["backups"] if b["label"] == "pre-restore"]
+    assert len(pre) == 1 and pre[0]["verified"]
+    assert query(pre[0]["file"], "SELECT count(*) FROM bulk") == [(10,)]
+
+
+def test_a_damaged_backup_is_refused_before_anything_is_touched(tmp_path):
+    db = setup_db(tmp_path, rows=100)
+    backup = backup_json(tmp_path)["file"]
+    with open(backup, "r+b") as f:
+        f.seek(8192)
+        f.write(b"\x00" * 100)
+    open_db(db).execute("DELETE FROM bulk WHERE i > 5")
+    before = query(db, "SELECT count(*) FROM bulk")
+    r = cli(tmp_path, "restore", backup, "--force")
+    assert r.returncode != 0 and "refusing to restore" in r.stderr and "checksum mismatch" in r.stderr
+    assert query(db, "SELECT count(*) FROM bulk") == before == [(5,)]
+    listing = json.loads(cli(tmp_path, "backups", "--json").stdout)
+    assert not any(b["label"] == "pre-restore" for b in listing["backups"])
+
+
+def test_a_backup_folder_that_is_a_file_or_too_small_is_an_error_and_leaves_nothing(tmp_path):
+    setup_db(tmp_path, rows=100)
+    (tmp_path / "backups").rename(tmp_path / "kept")
+    (tmp_path / "backups").write_text("not a folder")
+    r = cli(tmp_path, "backup")
+    assert r.returncode == 1 and "is not a directory" in r.stderr
+    (tmp_path / "backups").unlink()
+    (tmp_path / "kept").rename(tmp_path / "backups")
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_full_backup_volume_refuses_the_backup_and_keeps_the_old_ones(tmp_path):
+    setup_db(tmp_path, rows=30000)  # ~30 MB
+    vol = tmp_path / "backups"
+    vol.mkdir(exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=20m", "tmpfs", str(vol)], check=True)
+    try:
+        (vol / "keep.txt").write_text("someone else's")
+        r = cli(tmp_path, "backup")
+        assert r.returncode == 1 and "not enough space for a backup in" in r.stderr, r.stderr
+        assert sorted(p.name for p in vol.iterdir()) == [".sqlkeeper.lock", "keep.txt"]
+        # read-only: the error names the folder
+        subprocess.run(["mount", "-o", "remount,ro", str(vol)], check=True)
+        r = cli(tmp_path, "backup")
+        assert r.returncode == 1 and str(vol) in r.stderr, r.stderr
+    finally:
+        subprocess.run(["umount", "-l", str(vol)], check=False)

@@ -1,0 +1,182 @@
+"""The running daemon's upkeep: POST /backup takes a verified backup in the worker
+while /health keeps answering; a second POST joins it; POST /checkpoint answers
+with its result; checkpoints keep the WAL bounded under a writer and give up
+within their bound when a reader pins the WAL; only root, the daemon's user and
+admin-group may POST; SIGTERM in the middle of a long copy leaves nothing."""
+import grp
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from conftest import SOURCE_DIR, http_request, open_db, parse_response, query, wait_until
+
+WRITER = str(SOURCE_DIR / "tests" / "integration" / "writer.py")
+
+
+def post(d, target, timeout=30.0):
+    status, _, body = http_request(d.socket, "POST", target, timeout=timeout)
+    return status, json.loads(body)
+
+
+def status_json(d):
+    return d.get_json("/status")[1]
+
+
+def fill(db, rows, pad=1000):
+    con = open_db(db)
+    con.execute("CREATE TABLE IF NOT EXISTS bulk (i INTEGER PRIMARY KEY, pad BLOB)")
+    con.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < ?) "
+                "INSERT INTO bulk SELECT i, randomblob(?) FROM c", (rows, pad))
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def start_writer(db, interval=0.001):
+    p = subprocess.Popen([sys.executable, WRITER, str(db), str(interval)], stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "started"
+    return p
+
+
+def stop_writer(p):
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=30)
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def test_post_backup_takes_a_verified_backup_and_a_second_post_joins_it(daemon_factory):
+    d = daemon_factory().start().wait_ready()
+    fill(d.database, 20000)
+    writer = start_writer(d.database)
+    try:
+        status, first = post(d, "/backup")
+        assert status == 202 and first["job"] == "backup" and first["follow"] == "/status"
+        status, second = post(d, "/backup")
+        # the same job while it runs (or, if it already ended, a new one)
+        assert status == 202 and (second["joined"] and second["id"] == first["id"] or not second["joined"])
+        wait_until(lambda: status_json(d)["backups"]["activity"]["running"] is None and
+                   status_json(d)["backups"]["last"] is not None, 60, what="the backup to finish")
+    finally:
+        summary = stop_writer(writer)
+    assert summary["failures"] == []
+    body = status_json(d)
+    last = body["backups"]["last"]
+    assert last["verified"] is True and last["size_bytes"] > 20_000_000
+    assert query(last["file"], "PRAGMA integrity_check") == [("ok",)]
+    assert query(last["file"], "SELECT count(*) FROM bulk") == [(20000,)]
+    assert body["backups"]["activity"]["last_failure"] is None
+    assert "last backup" in d.notify.all("STATUS")[-1][1] and "verified" in d.notify.all("STATUS")[-1][1]
+    _, _, metrics = d.get("/metrics")
+    assert b"sqlkeeper_last_backup_timestamp_seconds" in metrics and b"sqlkeeper_backup_failures_total 0" in metrics
+    listing = json.loads(subprocess.run([os.environ.get("SK_BIN", str(SOURCE_DIR / "build" / "sqlkeeper")), "backups",
+                                         "--json", "--database", str(d.database), "--backup-dir", str(d.backups)],
+                                        capture_output=True, text=True).stdout)
+    assert [b["file"] for b in listing["backups"] if b["label"] == ""] == [last["file"]]
+
+
+def test_post_checkpoint_answers_with_its_result_and_a_pinning_reader_is_named(daemon_factory):
+    d = daemon_factory(extra_args=["--wal-max-bytes", "1MiB", "--checkpoint-interval", "1h"]).start().wait_ready()
+    fill(d.database, 100)
+    con = open_db(d.database)
+    con.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "
+                "INSERT INTO bulk (pad) SELECT randomblob(1000) FROM c")
+    status, body = post(d, "/checkpoint")
+    assert status == 200 and body["ok"] and body["complete"], body
+    assert body["wal_bytes_after"] == 0 and body["checkpointed_frames"] == body["wal_frames"] > 0
+    # A reader that keeps its snapshot open pins the WAL; the checkpoint gives up within its bound.
+    reader = open_db(d.database)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM bulk").fetchone()
+    for _ in range(6):  # > 4x wal-max-bytes behind the reader
+        con.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 1000) "
+                    "INSERT INTO bulk (pad) SELECT randomblob(1000) FROM c")
+    t0 = time.monotonic()
+    status, body = post(d, "/checkpoint")
+    assert time.monotonic() - t0 < 2.0
+    assert status == 200 and not body["complete"] and "stayed in use" in body["note"], body
+    wait_until(lambda: http_request(d.socket, "GET", "/health")[0] == 200 and
+               json.loads(http_request(d.socket, "GET", "/health")[2]).get("status") == "degraded", 15,
+               what="health to say the WAL is held")
+    health = json.loads(http_request(d.socket, "GET", "/health")[2])
+    assert "a reader is holding it" in health["checks"]["wal"]["detail"]
+    reader.execute("COMMIT")
+    reader.close()
+    status, body = post(d, "/checkpoint")
+    assert body["complete"] and body["wal_bytes_after"] == 0
+    con.close()
+
+
+def test_checkpoints_keep_the_wal_bounded_under_a_writer(daemon_factory):
+    d = daemon_factory(extra_args=["--wal-max-bytes", "1MiB", "--checkpoint-interval", "1s"]).start().wait_ready()
+    wal = d.database.with_name("app.db-wal")
+    writer = subprocess.Popen([sys.executable, WRITER, str(d.database), "0"], stdout=subprocess.PIPE, text=True)
+    assert writer.stdout.readline().strip() == "started"
+    sizes = []
+    try:
+        wait_until(lambda: status_json(d)["checkpoint"]["total"] >= 3, 30, what="three checkpoints")
+        end = time.monotonic() + 3
+        while time.monotonic() < end:
+            sizes.append(wal.stat().st_size if wal.exists() else 0)
+            time.sleep(0.05)
+    finally:
+        summary = stop_writer(writer)
+    assert summary["failures"] == [] and summary["committed"] > 1000
+    # the WAL is reset (TRUNCATE) at every checkpoint: it never grows far past what a second of commits adds
+    assert max(sizes) < 64 << 20 and min(sizes) < max(sizes)
+    body = status_json(d)["checkpoint"]
+    assert body["last_complete"] is not None and body["total"] >= 3
+
+
+def run_as(uid, groups, target, sock):
+    """POSTs from a process running as `uid` with supplementary `groups`."""
+    code = ("import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1])\n"
+            "s.sendall(b'POST " + target + " HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\n"
+            "d=b''\nwhile True:\n c=s.recv(65536)\n if not c: break\n d+=c\nprint(d.split(b' ')[1].decode())")
+
+    def demote():
+        os.setgroups(groups)
+        os.setgid(uid)
+        os.setuid(uid)
+    r = subprocess.run([sys.executable, "-c", code, str(sock)], preexec_fn=demote, capture_output=True, text=True,
+                       timeout=30)
+    assert r.returncode == 0, r.stderr
+    return int(r.stdout.strip())
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="a second uid needs root to switch to it")
+def test_only_root_the_daemons_user_and_admin_group_may_post(daemon_factory):
+    admin = grp.getgrnam("users")
+    d = daemon_factory(extra_args=["--socket-mode", "0666", "--admin-group", "users"]).start().wait_ready()
+    os.chmod(d.socket.parent, 0o755)
+    nobody = 65534
+    assert run_as(nobody, [], "/checkpoint", d.socket) == 403
+    assert run_as(nobody, [], "/backup", d.socket) == 403
+    assert "refused POST /backup from uid 65534" in d.output()
+    # GET stays open to whoever can reach the socket
+    code = "import socket,sys\ns=socket.socket(socket.AF_UNIX);s.connect(sys.argv[1])\n" \
+           "s.sendall(b'GET /health HTTP/1.1\\r\\nHost: x\\r\\nConnection: close\\r\\n\\r\\n')\nprint(s.recv(100)[9:12].decode())"
+    r = subprocess.run([sys.executable, "-c", code, str(d.socket)], preexec_fn=lambda: os.setuid(nobody),
+                       capture_output=True, text=True, timeout=30)
+    assert r.stdout.strip() == "200"
+    # a member of admin-group may
+    assert run_as(nobody, [admin.gr_gid], "/checkpoint", d.socket) == 200
+    assert post(d, "/checkpoint")[0] == 200  # root
+
+
+def test_sigterm_during_a_long_backup_copy_stops_promptly_and_leaves_nothing(daemon_factory):
+    d = daemon_factory().start().wait_ready()
+    fill(d.database, 150000)  # ~160 MB
+    status, started = post(d, "/backup")
+    assert status == 202
+    wait_until(lambda: (status_json(d)["backups"]["activity"]["running"] or {}).get("pages_done", 0) > 0, 30,
+               interval=0.005, what="the copy to be under way")
+    t0 = time.monotonic()
+    d.signal(signal.SIGTERM)
+    assert d.wait_exit(timeout=30) == 0
+    assert time.monotonic() - t0 < 5.0, d.output()
+    assert sorted(p.name for p in d.backups.iterdir()) in ([], [".sqlkeeper.lock"])

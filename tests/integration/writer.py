@@ -1,0 +1,51 @@
+"""A stand-in for the application: commits one small row every `interval` seconds
+into table `ticks` (id 1, 2, 3... in order) until SIGTERM, then prints a JSON
+summary: rows committed, failures, and the commit latencies' p50/p99/max in ms.
+Run as its own process, like the real application."""
+import json
+import signal
+import sqlite3
+import sys
+import time
+
+database, interval = sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 0.001
+busy_ms = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
+stop = False
+
+
+def on_term(*_):
+    global stop
+    stop = True
+
+
+signal.signal(signal.SIGTERM, on_term)
+con = sqlite3.connect(database, timeout=busy_ms / 1000, isolation_level=None)
+con.execute("PRAGMA journal_mode=WAL")
+con.execute("CREATE TABLE IF NOT EXISTS ticks (id INTEGER PRIMARY KEY, at REAL NOT NULL, pad BLOB)")
+committed = con.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
+failures, latencies = [], []
+print("started", flush=True)
+while not stop:
+    t0 = time.perf_counter()
+    try:
+        con.execute("BEGIN IMMEDIATE")
+        con.execute("INSERT INTO ticks (id, at, pad) VALUES (?, ?, randomblob(100))", (committed + 1, time.time()))
+        con.execute("COMMIT")
+        committed += 1
+        latencies.append((time.perf_counter() - t0) * 1000)
+    except sqlite3.Error as e:
+        failures.append(str(e))
+        try:
+            con.execute("ROLLBACK")
+        except sqlite3.Error:
+            pass
+    time.sleep(interval)
+latencies.sort()
+
+
+def pct(p):
+    return latencies[min(len(latencies) - 1, int(len(latencies) * p))] if latencies else 0.0
+
+
+print(json.dumps({"committed": committed, "failures": failures, "p50_ms": pct(0.5), "p99_ms": pct(0.99),
+                  "max_ms": latencies[-1] if latencies else 0.0}), flush=True)
