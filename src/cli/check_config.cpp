@@ -1,6 +1,7 @@
 #include <iostream>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/config/paths.h"
 
 namespace sqlkeeper::cli {
 
@@ -16,6 +17,7 @@ int check_config_command(const Invocation& inv) {
     return 0;
   }
   const auto loaded = inv.load_config();
+  config::check_paths(loaded);
   std::cout << "# configuration is valid" << (loaded.file ? " (file " + loaded.file->string() + ")" : "") << "\n"
             << config::describe(loaded.settings);
   return 0;

@@ -61,7 +61,7 @@ const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"run", "run", "the daemon: migrate, report ready, keep the database", no_options, run_command},
       {"migrate", "migrate [status|up|new NAME]", "show or apply migrations without the daemon", migrate_options,
-       migrate_command},
+       migrate_command, 2},
       {"health", "health", "ask the running daemon; exit 0 ok, 1 degraded, 2 failing, 3 unreachable", health_options,
        health_command},
       {"status", "status [--json]", "the running daemon's status", health_options, status_command},
@@ -111,9 +111,12 @@ int main(int argc, char** argv) {
   Invocation inv;
   inv.env = environment();
   try {
+    // No abbreviations: a guessed `--data` would silently mean `--database`, and an
+    // abbreviation that works today breaks when a new option shares its prefix.
     const auto parsed = po::command_line_parser(std::vector<std::string>(args.begin() + 1, args.end()))
                             .options(parse_desc)
                             .positional(positional)
+                            .style(po::command_line_style::default_style & ~po::command_line_style::allow_guessing)
                             .run();
     po::store(parsed, inv.vars);
     po::notify(inv.vars);
@@ -126,6 +129,11 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (inv.vars.count("args")) inv.positional = inv.vars["args"].as<std::vector<std::string>>();
+  if (inv.positional.size() > command->max_arguments) {
+    std::cerr << "sqlkeeper " << command->name << ": unexpected argument '" << inv.positional[command->max_arguments]
+              << "' (usage: sqlkeeper " << command->usage << ")\n";
+    return EX_CONFIG;
+  }
   for (const auto& spec : config::option_table())
     if (inv.vars.count(spec.name)) inv.config_flags[spec.name] = inv.vars[spec.name].as<std::string>();
   if (inv.vars.count("config")) {

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/migration_plan.h"
 #include "sqlkeeper/core/migration_source.h"
@@ -158,8 +159,12 @@ po::options_description migrate_options() {
 }
 
 int migrate_command(const Invocation& inv) {
-  const auto c = inv.load_config().config;
+  const auto loaded = inv.load_config();
+  config::check_paths(loaded);
+  const auto& c = loaded.config;
   const auto action = inv.positional.empty() ? std::string("status") : inv.positional[0];
+  if ((action == "status" || action == "up") && inv.positional.size() > 1)
+    throw Error(ErrorCode::config, "unexpected argument '" + inv.positional[1] + "' after '" + action + "'");
   if (action == "status") return migrate_status(c, inv.vars.count("json") > 0);
   if (action == "up") return migrate_up(c, inv.vars.count("dry-run") > 0);
   if (action == "new") {

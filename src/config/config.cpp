@@ -1,7 +1,11 @@
 #include "sqlkeeper/config/config.h"
 
+#include <sys/stat.h>
+
 #include <boost/program_options.hpp>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -59,11 +63,12 @@ Apply duration_option(Duration Config::*field, Duration min, Duration max) {
   };
 }
 
-Apply mode_option(unsigned Config::*field, unsigned must_have, const char* why) {
+// Permission bits within `widest`, always letting the owner (sqlkeeper) read and write.
+Apply mode_option(unsigned Config::*field, unsigned widest, const char* example) {
   return [=](Config& c, const std::string& text) -> std::optional<std::string> {
     const auto m = parse_mode(text);
-    if (!m) return "an octal mode such as 0660";
-    if ((*m & must_have) != must_have) return std::string("an octal mode that ") + why;
+    if (!m || (*m & ~widest) != 0 || (*m & 0600) != 0600)
+      return "an octal mode within " + format_mode(widest) + " that lets the owner read and write, such as " + example;
     c.*field = *m;
     return std::nullopt;
   };
@@ -146,10 +151,12 @@ std::vector<OptionSpec> make_table() {
       {"socket", "/run/sqlkeeper/sqlkeeper.sock", "the health socket (unless systemd passes one)", false,
        socket_path_option(&Config::socket)},
       {"socket-mode", "0660", "permissions of the health socket", false,
-       mode_option(&Config::socket_mode, 0600, "lets the owner read and write (0600)")},
+       // Connecting needs only write permission: execute bits mean nothing on a socket.
+       mode_option(&Config::socket_mode, 0666, "0660")},
       {"admin-group", "", "members of this group may POST admin actions on the socket", true, apply_admin_group},
       {"file-mode", "0600", "permissions of a database file sqlkeeper creates", false,
-       mode_option(&Config::file_mode, 0600, "lets the owner read and write (0600)")},
+       // SQLite gives -wal and -shm the database's mode: execute or setuid bits would spread.
+       mode_option(&Config::file_mode, 0666, "0600")},
       {"log-level", "info", "trace, debug, info, warning, error, critical or off", true, apply_log_level},
       {"post-backup-command", "", "command run after each new verified backup", true,
        string_option(&Config::post_backup_command)},
@@ -183,9 +190,9 @@ std::string trim(const std::string& s) {
 
 // Program_options does not report line numbers; find the line that sets `key`
 // (the last one, since a later line overrides an earlier one).
-std::map<std::string, int> key_lines(const std::filesystem::path& file) {
+std::map<std::string, int> key_lines(const std::string& text) {
   std::map<std::string, int> lines;
-  std::ifstream in(file);
+  std::istringstream in(text);
   std::string line;
   for (int n = 1; std::getline(in, line); ++n) {
     const auto t = trim(line);
@@ -194,6 +201,31 @@ std::map<std::string, int> key_lines(const std::filesystem::path& file) {
     lines[trim(eq == std::string::npos ? t : t.substr(0, eq))] = n;
   }
   return lines;
+}
+
+// The file's text, read once. Checked first: a directory opens and reads as an
+// empty file (which would pass for a valid configuration), and a FIFO would block.
+std::string read_text(const std::filesystem::path& file) {
+  const auto fail = [&](const std::string& why) {
+    return Error(ErrorCode::config, "config file " + file.string() + ": " + why);
+  };
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0) throw fail(std::string("cannot be read: ") + std::strerror(errno));
+  if (S_ISDIR(st.st_mode)) throw fail("is a directory, expected a file");
+  if (!S_ISREG(st.st_mode)) throw fail("is not a regular file");
+  std::ifstream in(file, std::ios::binary);
+  if (!in) throw fail(std::string("cannot be read: ") + std::strerror(errno));
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// A value quoted as a whole, "..." or '...', loses its quotes, as in the shell and
+// in systemd's EnvironmentFile=; nothing inside is unescaped.
+std::string unquote(const std::string& value) {
+  if (value.size() >= 2 && (value.front() == '"' || value.front() == '\'') && value.back() == value.front())
+    return value.substr(1, value.size() - 2);
+  return value;
 }
 
 po::options_description file_description() {
@@ -243,9 +275,8 @@ std::string env_name_for_option(const std::string& name) {
 }
 
 void read_config_file(const std::filesystem::path& file, Settings& into) {
-  std::ifstream in(file);
-  if (!in) throw Error(ErrorCode::config, "config file " + file.string() + ": cannot be read");
-  const auto lines = key_lines(file);
+  const auto text = read_text(file);
+  const auto lines = key_lines(text);
   const auto where = [&](const std::string& key) {
     // Under an INI [section], Program_options names the key "section.key".
     auto it = lines.find(key);
@@ -253,9 +284,11 @@ void read_config_file(const std::filesystem::path& file, Settings& into) {
     return file.string() + (it != lines.end() ? ":" + std::to_string(it->second) : "");
   };
   try {
+    std::istringstream in(text);
     const auto parsed = po::parse_config_file(in, file_description(), false);
     for (const auto& option : parsed.options) {
-      into[option.string_key] = Setting{option.value.empty() ? "" : option.value.front(), where(option.string_key)};
+      into[option.string_key] =
+          Setting{option.value.empty() ? "" : unquote(option.value.front()), where(option.string_key)};
     }
   } catch (const po::unknown_option& e) {
     throw Error(ErrorCode::config, where(e.get_option_name()) + ": unknown option '" + e.get_option_name() + "'");
@@ -309,7 +342,8 @@ std::string sample_file() {
          "# Precedence: built-in defaults < this file < SQLKEEPER_<OPTION> environment variables\n"
          "# < command-line flags. `sqlkeeper check-config --config FILE` validates a file and\n"
          "# prints the effective values with their sources. Durations: 90s, 5min, 1h30min, 30d.\n"
-         "# Sizes: 64MiB, 1GB. Modes: octal, 0660.\n";
+         "# Sizes: 64MiB, 1GB. Modes: octal, 0660. A value may be quoted as a whole, \"...\" or\n"
+         "# '...', and the quotes are not part of it. '#' starts a comment anywhere on a line.\n";
   for (const auto& spec : option_table()) {
     out << "\n# " << spec.help << (spec.live ? "" : " (restart to change)") << "\n#" << spec.name << " = "
         << spec.default_value << "\n";

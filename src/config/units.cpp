@@ -150,7 +150,7 @@ std::optional<unsigned> parse_mode(std::string_view text) {
     if (c < '0' || c > '7') return std::nullopt;
     mode = mode * 8 + static_cast<unsigned>(c - '0');
   }
-  if (mode > 07777) return std::nullopt;
+  if (mode > 0777) return std::nullopt;
   return mode;
 }
 

@@ -121,3 +121,113 @@ def test_check_config_rejects_what_run_rejects(tmp_path):
     res = run_cli("check-config", "--retention-days", "-1")
     assert res.returncode == EX_CONFIG
     assert "option 'retention-days' from --retention-days: invalid value '-1'" in res.stderr
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--file-mode", "7777"),  # once made the database rwsrwsrwt and -wal/-shm 0777
+    ("--file-mode", "0777"),
+    ("--file-mode", "2660"),
+    ("--socket-mode", "0777"),
+    ("--socket-mode", "4660"),
+])
+def test_modes_are_permission_bits_within_0666(paths, tmp_path, flag, value):
+    message = run_bad(paths, flag, value)
+    assert f"option '{flag[2:]}' from {flag}: invalid value '{value}', expected an octal mode within 0666" in message
+    assert not (tmp_path / "data").exists()
+
+
+def test_abbreviated_option_is_unknown_not_guessed(tmp_path):
+    # `--data` was taken for `--database`.
+    res = run_cli("check-config", "--data", tmp_path / "app.db")
+    assert res.returncode == EX_CONFIG, (res.returncode, res.stdout, res.stderr)
+    assert "'--data'" in res.stderr
+    assert res.stdout == ""
+
+
+@pytest.mark.parametrize("command,usage", [
+    ("run", "run"), ("health", "health"), ("status", "status [--json]"), ("check-config", "check-config [--sample]"),
+])
+def test_stray_argument_is_refused_naming_it(paths, tmp_path, command, usage):
+    # `run` used to ignore the word and start the daemon.
+    res = run_cli(command, *paths, "stray-word", timeout=10)
+    assert res.returncode == EX_CONFIG, (res.returncode, res.stdout, res.stderr)
+    assert res.stderr.strip() == f"sqlkeeper {command}: unexpected argument 'stray-word' (usage: sqlkeeper {usage})"
+    assert res.stdout == ""
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("action", ["status", "up"])
+def test_stray_argument_after_migrate_action_is_refused(paths, tmp_path, action):
+    (tmp_path / "migrations").mkdir()
+    res = run_cli("migrate", action, "extra", *paths)
+    assert res.returncode == EX_CONFIG, (res.returncode, res.stdout, res.stderr)
+    assert f"unexpected argument 'extra' after '{action}'" in res.stderr
+    assert not (tmp_path / "data").exists()
+
+
+def with_option(paths, flag, value):
+    args = list(paths)
+    args[args.index(flag) + 1] = value
+    return args
+
+
+@pytest.mark.parametrize("kind", ["directory", "device", "under a file"])
+def test_database_of_the_wrong_kind_is_a_config_error_naming_the_option(paths, tmp_path, kind):
+    if kind == "directory":
+        value, why = tmp_path / "dir.db", "is a directory, expected a database file"
+        value.mkdir()
+    elif kind == "device":
+        value, why = "/dev/null", "is a character device, expected a database file"
+    else:
+        (tmp_path / "plain").write_text("x")
+        value, why = tmp_path / "plain" / "app.db", "has a parent that is not a directory"
+    for command in (["run"], ["migrate", "up"], ["check-config"]):
+        res = run_cli(*command, *with_option(paths, "--database", value), timeout=10)
+        assert res.returncode == EX_CONFIG, (command, res.returncode, res.stderr)
+        assert f"option 'database' from --database: '{value}' {why}" in res.stderr, res.stderr
+        assert not (tmp_path / "run").exists()
+
+
+def test_database_of_the_wrong_kind_from_the_config_file_names_file_and_line(paths, tmp_path):
+    conf = write_config(tmp_path / "sk.conf", f"# sqlkeeper\ndatabase = {tmp_path}\n")
+    args = list(paths)
+    del args[args.index("--database"):args.index("--database") + 2]
+    res = run_cli("run", *args, "--config", conf, timeout=10)
+    assert res.returncode == EX_CONFIG, (res.returncode, res.stderr)
+    assert f"option 'database' from {conf}:2: '{tmp_path}' is a directory" in res.stderr
+
+
+@pytest.mark.parametrize("flag", ["--migrations", "--backup-dir"])
+def test_folder_option_that_is_a_file_is_a_config_error_naming_it(paths, tmp_path, flag):
+    plain = tmp_path / "plain"
+    plain.write_text("x")
+    res = run_cli("run", *with_option(paths, flag, plain), timeout=10)
+    assert res.returncode == EX_CONFIG, (res.returncode, res.stderr)
+    assert f"option '{flag[2:]}' from {flag}: '{plain}' is a regular file, expected a directory" in res.stderr
+    assert not (tmp_path / "data").exists()
+
+
+@pytest.mark.parametrize("kind", ["directory", "device"])
+def test_check_config_refuses_a_config_file_that_is_not_a_file(tmp_path, kind):
+    conf = tmp_path if kind == "directory" else "/dev/null"
+    res = run_cli("check-config", "--config", conf)
+    assert res.returncode == EX_CONFIG, (res.returncode, res.stdout, res.stderr)
+    assert res.stderr.strip().startswith(f"sqlkeeper check-config: config file {conf}: is ")
+    assert res.stdout == ""
+
+
+def test_quoted_config_values_lose_their_quotes(tmp_path):
+    database = tmp_path / "with space" / "app.db"
+    migrations = tmp_path / "migrations"
+    migrations.mkdir()
+    (migrations / "0001_init.sql").write_text("CREATE TABLE t (id INTEGER PRIMARY KEY);\n")
+    conf = write_config(tmp_path / "sk.conf", f"database = \"{database}\"\nmigrations = '{migrations}'\n"
+                                              f"backup-dir = \"{tmp_path / 'backups'}\"\nlog-level = \"warning\"\n")
+    res = run_cli("check-config", "--config", conf)
+    assert res.returncode == 0, res.stderr
+    assert f"database = {database} " in res.stdout
+    assert "log-level = warning " in res.stdout
+    res = run_cli("migrate", "up", "--config", conf)
+    assert res.returncode == 0, res.stderr
+    assert database.is_file()
+    assert not list(tmp_path.glob('"*'))  # nothing created under a quoted name

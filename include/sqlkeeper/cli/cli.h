@@ -34,6 +34,8 @@ struct Command {
   // Options of this command beyond the configuration options.
   boost::program_options::options_description (*options)();
   int (*run)(const Invocation&);
+  // Positional words the command takes at most; more are refused, never ignored.
+  std::size_t max_arguments = 0;
 };
 
 const std::vector<Command>& commands();

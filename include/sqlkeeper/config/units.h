@@ -22,7 +22,8 @@ std::string format_duration(Duration d);
 std::optional<std::uint64_t> parse_size(std::string_view text);
 std::string format_size(std::uint64_t bytes);
 
-// An octal permission mode of at most 0777 plus setgid/sticky bits, e.g. "0660".
+// Octal permission bits, at most 0777, e.g. "0660". The setuid, setgid and sticky
+// bits are refused: no file or socket sqlkeeper creates has a use for them.
 std::optional<unsigned> parse_mode(std::string_view text);
 std::string format_mode(unsigned mode);
 

@@ -185,3 +185,68 @@ TEST(Reload, MergeTakesLiveOptionsAndKeepsTheRest) {
 
 }  // namespace
 }  // namespace sqlkeeper::config
+
+namespace sqlkeeper::config {
+namespace {
+
+TEST(Resolve, ModesArePermissionBitsWithin0666KeepingTheOwnersReadWrite) {
+  for (const char* name : {"file-mode", "socket-mode"}) {
+    for (const char* good : {"0600", "0640", "0660", "0666", "600"}) {
+      Settings s{{name, {good, "test"}}};
+      EXPECT_NO_THROW(resolve(s)) << name << " " << good;
+    }
+    for (const char* bad : {"7777", "0777", "0700", "0766", "2660", "4600", "1666", "0400", "0066"}) {
+      Settings s{{name, {bad, "--" + std::string(name)}}};
+      const auto message = error_of([&] { resolve(s); });
+      EXPECT_EQ(message.rfind(std::string("option '") + name + "' from --" + name + ": invalid value '" + bad +
+                                  "', expected an octal mode within 0666 that lets the owner read and write, such as ",
+                              0),
+                0u)
+          << message;
+    }
+  }
+  Settings s{{"file-mode", {"0666", "test"}}, {"socket-mode", {"0622", "test"}}};
+  EXPECT_EQ(resolve(s).file_mode, 0666u);
+  EXPECT_EQ(resolve(s).socket_mode, 0622u);
+}
+
+TEST(Load, QuotedFileValuesLoseTheirQuotes) {
+  TempFile file(
+      "database = \"/tmp/with space/app.db\"\n"
+      "backup-dir = '/tmp/backups'\n"
+      "log-level = \"debug\"\n"
+      "admin-group = \"\"\n"
+      "post-backup-command = \"rclone\" copy 'x'\n"
+      "socket = \"/tmp/half.sock\n");
+  const auto loaded = load({}, file.path(), {});
+  EXPECT_EQ(loaded.config.database, "/tmp/with space/app.db");
+  EXPECT_EQ(loaded.settings.at("database").value, "/tmp/with space/app.db");
+  EXPECT_EQ(loaded.settings.at("database").source, file.path().string() + ":1");
+  EXPECT_EQ(loaded.config.backup_dir, "/tmp/backups");
+  EXPECT_EQ(loaded.config.log_level, "debug");
+  EXPECT_EQ(loaded.config.admin_group, "");
+  // Only quotes around the whole value are removed; a lone or inner quote stays.
+  EXPECT_EQ(loaded.config.post_backup_command, "\"rclone\" copy 'x'");
+  EXPECT_EQ(loaded.config.socket, "\"/tmp/half.sock");
+}
+
+TEST(Load, EnvironmentAndFlagValuesKeepTheirQuotes) {
+  // The shell and systemd already removed the quotes of these; what is left is meant.
+  const auto loaded = load({{"socket", "'/tmp/s.sock'"}}, std::nullopt, {"SQLKEEPER_POST_BACKUP_COMMAND=\"x\""});
+  EXPECT_EQ(loaded.config.socket, "'/tmp/s.sock'");
+  EXPECT_EQ(loaded.config.post_backup_command, "\"x\"");
+}
+
+TEST(Load, ConfigFileMustBeARegularFile) {
+  const auto dir = std::filesystem::temp_directory_path() / ("sqlkeeper-config-dir-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  EXPECT_EQ(error_of([&] { load({}, dir, {}); }), "config file " + dir.string() + ": is a directory, expected a file");
+  std::filesystem::remove(dir);
+  EXPECT_EQ(error_of([] { load({}, std::filesystem::path("/dev/null"), {}); }),
+            "config file /dev/null: is not a regular file");
+  EXPECT_EQ(error_of([] { load({}, std::filesystem::path("/nonexistent/sqlkeeper.conf"), {}); }),
+            "config file /nonexistent/sqlkeeper.conf: cannot be read: No such file or directory");
+}
+
+}  // namespace
+}  // namespace sqlkeeper::config

@@ -51,9 +51,14 @@ TEST(ParseSize, BinaryAndDecimalUnits) {
 TEST(ParseMode, OctalOnly) {
   EXPECT_EQ(parse_mode("0660"), 0660u);
   EXPECT_EQ(parse_mode("600"), 0600u);
-  EXPECT_EQ(parse_mode("2770"), 02770u);
   for (const char* text : {"", "0980", "rw-r--r--", "077777", "-1"}) EXPECT_FALSE(parse_mode(text).has_value()) << text;
   EXPECT_EQ(format_mode(0660), "0660");
+}
+
+TEST(ParseMode, PermissionBitsOnly) {
+  EXPECT_EQ(parse_mode("0777"), 0777u);
+  EXPECT_EQ(parse_mode("00640"), 0640u);
+  for (const char* text : {"7777", "2770", "4600", "1666", "01000"}) EXPECT_FALSE(parse_mode(text).has_value()) << text;
 }
 
 TEST(ParseTimeOfDay, TwentyFourHourClock) {
