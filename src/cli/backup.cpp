@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/backup.h"
 #include "sqlkeeper/core/checkpoint.h"
@@ -49,8 +50,9 @@ nlohmann::json backup_json(const core::BackupResult& r) {
 }  // namespace
 
 int backup_command(const Invocation& inv) {
-  inv.refuse_positional();
-  const auto c = inv.load_config().config;
+  const auto loaded = inv.load_config();
+  config::check_paths(loaded);
+  const auto& c = loaded.config;
   auto db = core::open_database_readonly(c.database, c.busy_timeout);
   core::Job job("backup");
   const StopOnSignal stop(job);

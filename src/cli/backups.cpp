@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/config/units.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/sha256.h"
@@ -39,8 +40,9 @@ po::options_description backups_options() {
 }
 
 int backups_command(const Invocation& inv) {
-  inv.refuse_positional();
-  const auto c = inv.load_config().config;
+  const auto loaded = inv.load_config();
+  config::check_paths(loaded);
+  const auto& c = loaded.config;
   const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
   const bool compute = !inv.vars.count("no-checksum");
   const auto now = std::chrono::system_clock::now();

@@ -1,6 +1,7 @@
 #include <sysexits.h>
 
 #include <boost/make_shared.hpp>
+#include <cstdint>
 #include <iostream>
 
 #include "sqlkeeper/cli/cli.h"
@@ -49,9 +50,6 @@ config::Loaded Invocation::load_config() const {
   return config::load(config_flags, config_file, env);
 }
 
-void Invocation::refuse_positional() const {
-  if (!positional.empty()) throw Error(ErrorCode::config, "unexpected argument '" + positional.front() + "'");
-}
 
 po::options_description no_options() {
   return po::options_description("Options");
@@ -71,9 +69,10 @@ const std::vector<Command>& commands() {
        backup_command},
       {"backups", "backups [--json]", "list the backups: time, size, label, verified, checksum", backups_options,
        backups_command},
-      {"verify", "verify FILE...|--all", "check backups' checksums and integrity", verify_options, verify_command},
+      {"verify", "verify FILE...|--all", "check backups' checksums and integrity", verify_options, verify_command,
+       SIZE_MAX},
       {"restore", "restore (--latest|FILE) [--to PATH] [--force]", "verified restore, safe while the app has it open",
-       restore_options, restore_command},
+       restore_options, restore_command, 1},
   };
   return table;
 }

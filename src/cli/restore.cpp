@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/restore.h"
@@ -21,7 +22,9 @@ po::options_description restore_options() {
 }
 
 int restore_command(const Invocation& inv) {
-  const auto c = inv.load_config().config;
+  const auto loaded = inv.load_config();
+  config::check_paths(loaded);
+  const auto& c = loaded.config;
   std::filesystem::path backup;
   if (inv.vars.count("latest")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give a FILE or --latest, not both");

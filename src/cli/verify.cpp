@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/restore.h"
@@ -20,7 +21,9 @@ po::options_description verify_options() {
 }
 
 int verify_command(const Invocation& inv) {
-  const auto c = inv.load_config().config;
+  const auto loaded = inv.load_config();
+  config::check_paths(loaded);
+  const auto& c = loaded.config;
   std::vector<std::filesystem::path> files;
   if (inv.vars.count("all")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give FILE arguments or --all, not both");

@@ -23,8 +23,6 @@ struct Invocation {
 
   // Loads defaults < file < env < flags; throws Error(config).
   config::Loaded load_config() const;
-  // For commands that take no positional words: throws Error(config) naming the first one.
-  void refuse_positional() const;
 };
 
 struct Command {
