@@ -96,14 +96,14 @@ std::optional<std::string> apply_log_level(Config& c, const std::string& text) {
   return "one of trace, debug, info, warning, error, critical, off";
 }
 
-std::optional<std::string> apply_admin_group(Config& c, const std::string& text) {
-  if (!text.empty()) {
+Apply group_option(std::string Config::*field) {
+  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
     for (char ch : text)
       if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.'))
         return "a group name (letters, digits, '_', '-', '.') or empty";
-  }
-  c.admin_group = text;
-  return std::nullopt;
+    c.*field = text;
+    return std::nullopt;
+  };
 }
 
 std::optional<std::string> apply_backup_at(Config& c, const std::string& text) {
@@ -146,7 +146,8 @@ std::vector<OptionSpec> make_table() {
        socket_path_option(&Config::socket)},
       {"socket-mode", "0660", "permissions of the health socket", false,
        mode_option(&Config::socket_mode, 0600, "lets the owner read and write (0600)")},
-      {"admin-group", "", "members of this group may POST admin actions on the socket", true, apply_admin_group},
+      {"admin-group", "", "members of this group may POST admin actions on the socket", true,
+       group_option(&Config::admin_group)},
       {"file-mode", "0600", "permissions of a database file sqlkeeper creates", false,
        mode_option(&Config::file_mode, 0600, "lets the owner read and write (0600)")},
       {"log-level", "info", "trace, debug, info, warning, error, critical or off", true, apply_log_level},
@@ -162,6 +163,8 @@ std::vector<OptionSpec> make_table() {
        duration_option(&Config::idle_timeout, milliseconds(100), hours(1))},
       {"max-connections", "64", "health-socket connections served at once", false,
        int_option(&Config::max_connections, 1, 10000)},
+      {"app-group", "", "the application's group when it shares the database with sqlkeeper (check-config checks it)",
+       true, group_option(&Config::app_group)},
   };
 }
 

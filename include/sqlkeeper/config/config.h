@@ -34,6 +34,7 @@ struct Config {
   Duration busy_timeout{};
   Duration idle_timeout{};
   int max_connections = 0;
+  std::string app_group;
 };
 
 struct OptionSpec {
