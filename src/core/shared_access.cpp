@@ -36,8 +36,7 @@ std::optional<unsigned> group_id(const std::string& name) {
 std::optional<FileFacts> stat_facts(const std::filesystem::path& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::nullopt;
-  return FileFacts{static_cast<unsigned>(st.st_mode & 07777), static_cast<unsigned>(st.st_gid),
-                   group_name(st.st_gid)};
+  return FileFacts{static_cast<unsigned>(st.st_mode & 07777), static_cast<unsigned>(st.st_gid), group_name(st.st_gid)};
 }
 
 }  // namespace

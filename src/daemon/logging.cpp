@@ -18,8 +18,8 @@ class JournalMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
     static const char digits[] = {'7', '7', '6', '4', '3', '2', '6'};  // trace..critical, off
-    const auto text = journal_lines(digits[static_cast<int>(msg.level)],
-                                    std::string_view(msg.payload.data(), msg.payload.size()));
+    const auto text =
+        journal_lines(digits[static_cast<int>(msg.level)], std::string_view(msg.payload.data(), msg.payload.size()));
     dest.append(text.data(), text.data() + text.size());
   }
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JournalMessageFlag>(); }

@@ -18,9 +18,9 @@ struct FileFacts {
 };
 
 struct SharedAccessFacts {
-  std::optional<unsigned> app_gid;       // empty: no such group
-  std::optional<FileFacts> directory;    // the database's directory, when it exists
-  std::optional<FileFacts> database;     // the database file, when it exists
+  std::optional<unsigned> app_gid;     // empty: no such group
+  std::optional<FileFacts> directory;  // the database's directory, when it exists
+  std::optional<FileFacts> database;   // the database file, when it exists
 };
 
 // One line per problem, each naming the file or option and what to do; empty
