@@ -2,6 +2,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/config/paths.h"
+#include "sqlkeeper/core/shared_access.h"
 
 namespace sqlkeeper::cli {
 
@@ -20,6 +21,12 @@ int check_config_command(const Invocation& inv) {
   config::check_paths(loaded);
   std::cout << "# configuration is valid" << (loaded.file ? " (file " + loaded.file->string() + ")" : "") << "\n"
             << config::describe(loaded.settings);
+  // Warnings, not errors: the set-up may be completed after this check (the
+  // directory made setgid, the database's group changed), and nothing is unsafe.
+  const auto& c = loaded.config;
+  for (const auto& warning : core::shared_access_warnings(c.app_group, c.file_mode, c.database,
+                                                          core::look_up_shared_access(c.app_group, c.database)))
+    std::cerr << "sqlkeeper check-config: warning: " << warning << "\n";
   return 0;
 }
 

@@ -101,14 +101,14 @@ std::optional<std::string> apply_log_level(Config& c, const std::string& text) {
   return "one of trace, debug, info, warning, error, critical, off";
 }
 
-std::optional<std::string> apply_admin_group(Config& c, const std::string& text) {
-  if (!text.empty()) {
+Apply group_option(std::string Config::*field) {
+  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
     for (char ch : text)
       if (!(std::isalnum(static_cast<unsigned char>(ch)) || ch == '_' || ch == '-' || ch == '.'))
         return "a group name (letters, digits, '_', '-', '.') or empty";
-  }
-  c.admin_group = text;
-  return std::nullopt;
+    c.*field = text;
+    return std::nullopt;
+  };
 }
 
 std::optional<std::string> apply_backup_at(Config& c, const std::string& text) {
@@ -153,7 +153,8 @@ std::vector<OptionSpec> make_table() {
       {"socket-mode", "0660", "permissions of the health socket", false,
        // Connecting needs only write permission: execute bits mean nothing on a socket.
        mode_option(&Config::socket_mode, 0666, "0660")},
-      {"admin-group", "", "members of this group may POST admin actions on the socket", true, apply_admin_group},
+      {"admin-group", "", "members of this group may POST admin actions on the socket", true,
+       group_option(&Config::admin_group)},
       {"file-mode", "0600", "permissions of a database file sqlkeeper creates", false,
        // SQLite gives -wal and -shm the database's mode: execute or setuid bits would spread.
        mode_option(&Config::file_mode, 0666, "0600")},
@@ -178,6 +179,8 @@ std::vector<OptionSpec> make_table() {
       {"checkpoint-busy-wait", "200ms",
        "how long a checkpoint may wait for readers while the applications' writers wait for it", true,
        duration_option(&Config::checkpoint_busy_wait, milliseconds(0), seconds(10))},
+      {"app-group", "", "the application's group when it shares the database with sqlkeeper (check-config checks it)",
+       true, group_option(&Config::app_group)},
   };
 }
 

@@ -11,17 +11,32 @@
 namespace sqlkeeper::daemon {
 namespace {
 
-// "%*" -> the syslog priority digit of the message's level.
-class PriorityFlag : public spdlog::custom_flag_formatter {
+// "%*" -> the message with the syslog priority prefix of its level on every line:
+// journald reads a stream line by line, so a continuation line without its own
+// prefix would be logged at the default priority (info) and hidden from `-p err`.
+class JournalMessageFlag : public spdlog::custom_flag_formatter {
  public:
   void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
     static const char digits[] = {'7', '7', '6', '4', '3', '2', '6'};  // trace..critical, off
-    dest.push_back(digits[static_cast<int>(msg.level)]);
+    const auto text =
+        journal_lines(digits[static_cast<int>(msg.level)], std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
   }
-  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<PriorityFlag>(); }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JournalMessageFlag>(); }
 };
 
 }  // namespace
+
+std::string journal_lines(char priority, std::string_view text) {
+  const std::string prefix = std::string("<") + priority + ">";
+  std::string out = prefix;
+  out.reserve(text.size() + prefix.size());
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    out += text[i];
+    if (text[i] == '\n' && i + 1 < text.size()) out += prefix;
+  }
+  return out;
+}
 
 bool stderr_is_journal() {
   const char* stream = std::getenv("JOURNAL_STREAM");
@@ -37,7 +52,7 @@ void setup_logging(const std::string& level) {
   auto logger = std::make_shared<spdlog::logger>("sqlkeeper", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
   if (stderr_is_journal()) {
-    formatter->add_flag<PriorityFlag>('*').set_pattern("<%*>%v");
+    formatter->add_flag<JournalMessageFlag>('*').set_pattern("%*");
   } else {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");
   }

@@ -1,5 +1,8 @@
 """Bad configurations: exit 78 (EX_CONFIG) with a one-line error naming the option, the bad
 value and where it came from; and `check-config` printing effective values with sources."""
+import grp
+import os
+
 import pytest
 
 from conftest import run_cli, write_config
@@ -114,7 +117,9 @@ def test_check_config_prints_effective_values_and_sources(tmp_path):
     assert lines["wal-max-bytes"] == ("2MiB", "env SQLKEEPER_WAL_MAX_BYTES")
     assert lines["database"] == ("/var/lib/sqlkeeper/app.db", "default")
     assert lines["socket-mode"] == ("0660", "default")
-    assert len(lines) == 19  # every option, once
+    sample = run_cli("check-config", "--sample").stdout
+    every_option = {l[1:].partition(" = ")[0] for l in sample.splitlines() if l.startswith("#") and " = " in l}
+    assert set(lines) == every_option and len(res.stdout.splitlines()) == len(every_option) + 1  # each once
 
 
 def test_check_config_rejects_what_run_rejects(tmp_path):
@@ -231,3 +236,29 @@ def test_quoted_config_values_lose_their_quotes(tmp_path):
     assert res.returncode == 0, res.stderr
     assert database.is_file()
     assert not list(tmp_path.glob('"*'))  # nothing created under a quoted name
+
+
+def test_check_config_warns_when_the_app_group_cannot_share_the_database(tmp_path):
+    group = grp.getgrgid(os.getgid()).gr_name
+    data = tmp_path / "data"
+    data.mkdir()
+    data.chmod(0o750)
+    r = run_cli("check-config", "--database", data / "app.db", "--app-group", group)
+    assert r.returncode == 0, r.stderr
+    assert f"warning: file-mode 0600 gives app-group '{group}' no read and write access" in r.stderr
+    assert f"directory {data} is mode 0750" in r.stderr
+    assert f"directory {data} is not setgid" in r.stderr
+    # The shared-group set-up: 0660 in a setgid 2770 directory of the group.
+    data.chmod(0o2770)
+    r = run_cli("check-config", "--database", data / "app.db", "--app-group", group, "--file-mode", "0660")
+    assert r.returncode == 0 and "warning" not in r.stderr, r.stderr
+    # A database that exists keeps its mode: file-mode does not change it.
+    (data / "app.db").touch(mode=0o600)
+    (data / "app.db").chmod(0o600)
+    r = run_cli("check-config", "--database", data / "app.db", "--app-group", group, "--file-mode", "0660")
+    assert f"database {data / 'app.db'} is mode 0600" in r.stderr
+
+
+def test_check_config_is_quiet_without_an_app_group(tmp_path):
+    r = run_cli("check-config", "--database", tmp_path / "app.db")
+    assert r.returncode == 0 and r.stderr == "", r.stderr

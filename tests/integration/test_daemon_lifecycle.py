@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from conftest import connect, get_keep_alive, open_db, wait_until, write_config
+from conftest import connect, get_keep_alive, open_db, run_cli, wait_until, write_config
 
 
 def test_sigterm_while_idle_stops_promptly_and_removes_the_socket(daemon_factory):
@@ -104,6 +104,30 @@ def test_journal_stream_lines_carry_priority_and_no_timestamp(daemon_factory):
     assert all(l[:3] in ("<6>", "<4>", "<3>", "<2>", "<7>") for l in lines), lines
     starting = [l for l in lines if "starting" in l][0]
     assert starting.startswith("<6>sqlkeeper ")  # info, and no timestamp of its own
+
+
+def test_journal_stream_multi_line_error_keeps_its_priority_on_every_line(daemon_factory, tmp_path):
+    migrations = tmp_path / "edited"
+    migrations.mkdir()
+    (migrations / "0001_a.sql").write_text("CREATE TABLE a (id INTEGER PRIMARY KEY);\n")
+    (migrations / "0002_b.sql").write_text("CREATE TABLE b (id INTEGER PRIMARY KEY);\n")
+    d = daemon_factory(migrations=migrations)
+    assert run_cli("migrate", "up", "--database", d.database, "--migrations", migrations).returncode == 0
+    # Both applied files edited afterwards: the refusal lists one problem per line,
+    # and journald files each line without its own prefix at info, hidden from `-p err`.
+    (migrations / "0001_a.sql").write_text("CREATE TABLE a (id INTEGER PRIMARY KEY, x);\n")
+    (migrations / "0002_b.sql").write_text("CREATE TABLE b (id INTEGER PRIMARY KEY, y);\n")
+    d.log_path.write_bytes(b"")
+    st = os.stat(d.log_path)
+    d.full_env["JOURNAL_STREAM"] = f"{st.st_dev}:{st.st_ino}"
+    d.start()
+    assert d.wait_exit() == 65
+    lines = d.output().splitlines()
+    failed = [i for i, l in enumerate(lines) if "start-up failed" in l]
+    assert failed, lines
+    failure = lines[failed[0]:failed[0] + 3]
+    assert "0001_a.sql" in failure[1] and "0002_b.sql" in failure[2], failure
+    assert all(l.startswith("<2>") for l in failure), failure
 
 
 def test_plain_stderr_lines_carry_a_timestamp_and_level(daemon_factory):

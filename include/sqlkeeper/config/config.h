@@ -37,6 +37,7 @@ struct Config {
   Duration lock_timeout{};
   Duration quick_check_interval{};  // 0: off
   Duration checkpoint_busy_wait{};
+  std::string app_group;
 };
 
 struct OptionSpec {

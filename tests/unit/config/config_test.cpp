@@ -114,6 +114,7 @@ TEST(Resolve, RejectsBadValuesOfEveryKind) {
       {"file-mode", "0200"},         {"log-level", "loud"},
       {"migrate-on-start", "sure"},  {"busy-timeout", "1h"},
       {"max-connections", "100000"}, {"database", ""},
+      {"app-group", "app group"},
   };
   for (const auto& [name, value] : bad) {
     Settings s{{name, {value, "test"}}};

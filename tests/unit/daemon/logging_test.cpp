@@ -1,0 +1,26 @@
+#include "sqlkeeper/daemon/logging.h"
+
+#include <gtest/gtest.h>
+
+namespace sqlkeeper::daemon {
+namespace {
+
+TEST(JournalLines, EveryLineCarriesThePriority) {
+  struct Case {
+    std::string_view text;
+    std::string_view expected;
+  };
+  const Case cases[] = {
+      {"one line", "<3>one line"},
+      {"", "<3>"},
+      {"start-up failed: migration 0002_x.sql\nCREATE TABLE t (\n  id INTEGER\n)",
+       "<3>start-up failed: migration 0002_x.sql\n<3>CREATE TABLE t (\n<3>  id INTEGER\n<3>)"},
+      // A trailing newline ends the last line; it does not start an empty one.
+      {"ends\n", "<3>ends\n"},
+      {"a\n\nb", "<3>a\n<3>\n<3>b"},
+  };
+  for (const auto& c : cases) EXPECT_EQ(journal_lines('3', c.text), c.expected) << c.text;
+}
+
+}  // namespace
+}  // namespace sqlkeeper::daemon
