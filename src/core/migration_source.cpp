@@ -169,11 +169,13 @@ std::vector<SqlStatement> split_drizzle(std::string_view text) {
   // let each chunk hold one or more complete statements.
   std::vector<SqlStatement> out;
   std::size_t start = 0;
+  int line = 1;  // of text[start]; counted chunk by chunk to keep this one pass
   for (;;) {
     const auto at = text.find(kBreakpoint, start);
     const auto chunk = text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start);
-    for (auto& s : split_statements(chunk, line_of(text, start))) out.push_back(std::move(s));
+    for (auto& s : split_statements(chunk, line)) out.push_back(std::move(s));
     if (at == std::string_view::npos) break;
+    line += static_cast<int>(std::count(chunk.begin(), chunk.end(), '\n'));
     start = at + kBreakpoint.size();
   }
   return out;
