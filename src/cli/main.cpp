@@ -58,8 +58,8 @@ po::options_description no_options() {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"run", "run", "the daemon: migrate, report ready, keep the database", no_options, run_command},
-      {"migrate", "migrate [status|up|new NAME]", "show or apply migrations without the daemon", migrate_options,
-       migrate_command, 2},
+      {"migrate", "migrate [status|up|new NAME|baseline]", "show, apply or adopt migrations without the daemon",
+       migrate_options, migrate_command, 2},
       {"health", "health", "ask the running daemon; exit 0 ok, 1 degraded, 2 failing, 3 unreachable", health_options,
        health_command},
       {"status", "status [--json]", "the running daemon's status", health_options, status_command},

@@ -1,4 +1,4 @@
-// `sqlkeeper migrate [status|up|new NAME] [--dry-run] [--json]`
+// `sqlkeeper migrate [status|up|new NAME|baseline] [--dry-run] [--json] [--to N]`
 #include <fcntl.h>
 #include <spdlog/spdlog.h>
 #include <sysexits.h>
@@ -38,11 +38,16 @@ std::string iso_ms(std::int64_t ms) {
 int migrate_status(const config::Config& c, bool json) {
   const auto set = core::load_migrations(c.migrations);
   std::vector<core::AppliedRecord> applied;
+  std::optional<std::string> unmanaged;
   if (std::filesystem::exists(c.database)) {
     auto db = core::open_database_readonly(c.database, c.busy_timeout);
     applied = core::read_applied(db, set.format);
+    unmanaged = core::unmanaged_database_problem(db, set.format);
   }
-  const auto plan = core::plan_migrations(set, applied, c.allow_out_of_order);
+  auto plan = core::plan_migrations(set, applied, c.allow_out_of_order);
+  // As `up` would refuse it: only pending migrations make an unmanaged database a problem.
+  if (unmanaged && !plan.to_apply.empty())
+    plan.problems.push_back("database " + c.database.string() + ": " + *unmanaged);
   if (json) {
     nlohmann::json out = {{"format", core::to_string(set.format)},
                           {"folder", set.folder.string()},
@@ -110,6 +115,22 @@ int migrate_up(const config::Config& c, bool dry_run) {
   return 0;
 }
 
+// Adopts an existing database: records migrations as applied without running them.
+int migrate_baseline(const config::Config& c, const std::optional<std::string>& to) {
+  daemon::setup_logging(c.log_level);
+  const auto set = core::load_migrations(c.migrations);
+  // open_database would create a missing file; there is nothing to adopt then.
+  if (!std::filesystem::exists(c.database))
+    throw Error(ErrorCode::migration,
+                "database " + c.database.string() + " does not exist; `migrate baseline` adopts an existing database");
+  auto db = core::open_database({c.database, c.file_mode, c.busy_timeout});
+  const auto recorded = core::migrate_baseline(db, set, to);
+  std::cout << "recorded " << recorded.size() << " migration" << (recorded.size() == 1 ? "" : "s") << " as applied to "
+            << c.database.string() << " without running them:\n";
+  for (const auto& name : recorded) std::cout << "  " << name << "\n";
+  return 0;
+}
+
 // Creates the next numbered file in a plain folder, keeping the folder's width.
 int migrate_new(const config::Config& c, const std::string& name) {
   static const std::regex valid(R"(^[A-Za-z0-9_]+$)");
@@ -153,8 +174,10 @@ int migrate_new(const config::Config& c, const std::string& name) {
 
 po::options_description migrate_options() {
   po::options_description desc("Options");
-  desc.add_options()("dry-run", "apply to a scratch copy and report, leaving the database untouched")("json",
-                                                                                                      "status as JSON");
+  desc.add_options()("dry-run", "apply to a scratch copy and report, leaving the database untouched")(
+      "json", "status as JSON")("to", po::value<std::string>(),
+                                "baseline: record the migrations up to this number (drizzle: \"when\") or file "
+                                "name; all without it");
   return desc;
 }
 
@@ -165,13 +188,19 @@ int migrate_command(const Invocation& inv) {
   const auto action = inv.positional.empty() ? std::string("status") : inv.positional[0];
   if ((action == "status" || action == "up") && inv.positional.size() > 1)
     throw Error(ErrorCode::config, "unexpected argument '" + inv.positional[1] + "' after '" + action + "'");
+  if (inv.vars.count("to") && action != "baseline")
+    throw Error(ErrorCode::config, "--to belongs to `sqlkeeper migrate baseline`");
   if (action == "status") return migrate_status(c, inv.vars.count("json") > 0);
+  if (action == "baseline") {
+    if (inv.positional.size() != 1) throw Error(ErrorCode::config, "usage: sqlkeeper migrate baseline [--to N]");
+    return migrate_baseline(c, inv.vars.count("to") ? std::optional(inv.vars["to"].as<std::string>()) : std::nullopt);
+  }
   if (action == "up") return migrate_up(c, inv.vars.count("dry-run") > 0);
   if (action == "new") {
     if (inv.positional.size() != 2) throw Error(ErrorCode::config, "usage: sqlkeeper migrate new NAME");
     return migrate_new(c, inv.positional[1]);
   }
-  throw Error(ErrorCode::config, "unknown migrate action '" + action + "' (status, up, new NAME)");
+  throw Error(ErrorCode::config, "unknown migrate action '" + action + "' (status, up, new NAME, baseline)");
 }
 
 }  // namespace sqlkeeper::cli

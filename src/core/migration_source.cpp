@@ -1,7 +1,12 @@
 #include "sqlkeeper/core/migration_source.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
-#include <fstream>
+#include <cerrno>
+#include <cstring>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -9,6 +14,7 @@
 
 #include "sqlkeeper/core/sha256.h"
 #include "sqlkeeper/error.h"
+#include "sqlkeeper/fd.h"
 
 namespace sqlkeeper::core {
 namespace {
@@ -20,12 +26,78 @@ Error migration_error(const std::string& message) {
   return Error(ErrorCode::migration, message);
 }
 
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error(ErrorCode::io, "cannot read migration " + path.string());
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
+const char* file_type_name(mode_t mode) {
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "not a regular file";
+}
+
+// Reads a regular file (symlinks followed) of at most kMaxMigrationFileBytes.
+// `what` names it in errors ("migration /m/0001_a.sql"). O_NONBLOCK keeps open()
+// from waiting for a FIFO's writer; the type check then refuses the FIFO, a
+// device such as /dev/zero, or a directory before anything is read.
+std::string read_file(const std::filesystem::path& path, const std::string& what) {
+  Fd fd(::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY));
+  if (!fd) {
+    const int err = errno;
+    throw Error(ErrorCode::migration,
+                what + ": cannot open: " + (err == ELOOP ? "symbolic link loop" : std::strerror(err)), 0, err);
+  }
+  struct stat st {};
+  if (::fstat(fd.get(), &st) != 0) throw Error(ErrorCode::migration, what + ": " + std::strerror(errno), 0, errno);
+  if (!S_ISREG(st.st_mode))
+    throw Error(ErrorCode::migration,
+                what + " is " + file_type_name(st.st_mode) + "; only regular files (or links to them) are read");
+  const auto too_big = [&] {
+    return Error(ErrorCode::migration, what + " is larger than " + std::to_string(kMaxMigrationFileBytes >> 20) +
+                                           " MiB; sqlkeeper does not read files that big");
+  };
+  if (static_cast<std::uintmax_t>(st.st_size) > kMaxMigrationFileBytes) throw too_big();
+  // The size can change between fstat and read (and is 0 for some special
+  // "regular" files), so the limit holds for the bytes actually read.
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t used = 0;
+  for (;;) {
+    if (used == text.size()) {
+      if (text.size() > kMaxMigrationFileBytes) throw too_big();
+      text.resize(std::min<std::size_t>(std::max<std::size_t>(text.size() * 2, 4096), kMaxMigrationFileBytes + 1));
+    }
+    const auto n = ::read(fd.get(), text.data() + used, text.size() - used);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw Error(ErrorCode::migration, what + ": read failed: " + std::strerror(errno), 0, errno);
+    }
+    if (n == 0) break;
+    used += static_cast<std::size_t>(n);
+  }
+  text.resize(used);
+  return text;
+}
+
+// A file name as it can be shown in one log line: printable ASCII kept, every
+// other byte escaped, so a name cannot forge or break a line.
+std::string escaped_name(std::string_view name) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out = "\"";
+  for (const char c : name) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '\n') {
+      out += "\\n";
+    } else if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20 || u >= 0x7f) {
+      out += "\\x";
+      out += kHex[u >> 4];
+      out += kHex[u & 0xf];
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
 }
 
 int line_of(std::string_view text, std::size_t offset) {
@@ -38,7 +110,7 @@ MigrationFile read_migration(const std::filesystem::path& path, std::int64_t key
   file.key = key;
   file.name = path.filename().string();
   file.path = path;
-  const std::string text = read_file(path);
+  const std::string text = read_file(path, "migration " + path.string());
   if (const auto bad = find_invalid_utf8(text); bad != std::string::npos)
     throw migration_error("migration " + path.string() + ": not valid UTF-8 at byte " + std::to_string(bad) +
                           " (line " + std::to_string(line_of(text, bad)) + "); save it as UTF-8");
@@ -53,7 +125,9 @@ MigrationFile read_migration(const std::filesystem::path& path, std::int64_t key
 }
 
 MigrationSet load_plain(const std::filesystem::path& folder) {
-  static const std::regex name_re(R"(^([0-9]+)_([^/]+)\.sql$)");
+  // Names end up in logs and in the bookkeeping table: a strict pattern keeps
+  // a newline or a terminal escape out of both.
+  static const std::regex name_re(R"(^([0-9]+)_([A-Za-z0-9_.-]+)\.sql$)");
   MigrationSet set{MigrationFormat::plain, folder, {}};
   std::map<std::int64_t, std::filesystem::path> by_version;
   std::vector<std::filesystem::path> names;
@@ -66,8 +140,9 @@ MigrationSet load_plain(const std::filesystem::path& folder) {
     const auto name = path.filename().string();
     std::smatch m;
     if (!std::regex_match(name, m, name_re))
-      throw migration_error("migration " + path.string() +
-                            ": name must be NNNN_name.sql (a number, an underscore, a name)");
+      throw migration_error("migration " + escaped_name(name) + " in " + folder.string() +
+                            ": name must be NNNN_name.sql (a number, an underscore, a name of letters, digits, "
+                            "'_', '.' and '-')");
     if (m[1].length() > 18) throw migration_error("migration " + path.string() + ": number too large");
     const std::int64_t version = std::stoll(m[1].str());
     if (auto [it, inserted] = by_version.emplace(version, path); !inserted)
@@ -84,7 +159,7 @@ MigrationSet load_drizzle(const std::filesystem::path& folder) {
   MigrationSet set{MigrationFormat::drizzle, folder, {}};
   nlohmann::json journal;
   try {
-    journal = nlohmann::json::parse(read_file(journal_path));
+    journal = nlohmann::json::parse(read_file(journal_path, "drizzle journal " + journal_path.string()));
   } catch (const nlohmann::json::exception& e) {
     throw migration_error("drizzle journal " + journal_path.string() + ": not valid JSON: " + e.what());
   }
@@ -102,13 +177,19 @@ MigrationSet load_drizzle(const std::filesystem::path& folder) {
       throw migration_error(entry_where + " needs a string \"tag\" and an integer \"when\"");
     const auto tag = entry["tag"].get<std::string>();
     const auto when = entry["when"].get<std::int64_t>();
-    if (tag.empty() || tag.find('/') != std::string::npos || tag.find("..") != std::string::npos)
-      throw migration_error(entry_where + ": tag \"" + tag + "\" is not a plain file name");
+    // As strict as plain names (drizzle-kit's tags are like 0003_pink_sentinel),
+    // and never a path: no '/', no "..".
+    static const std::regex tag_re(R"(^[A-Za-z0-9_][A-Za-z0-9_.-]*$)");
+    if (!std::regex_match(tag, tag_re) || tag.find("..") != std::string::npos)
+      throw migration_error(entry_where + ": tag " + escaped_name(tag) +
+                            " is not a plain file name (letters, digits, '_', '.' and '-')");
     if (auto [it, inserted] = seen_when.emplace(when, tag); !inserted)
       throw migration_error(where + ": entries " + it->second + " and " + tag + " have the same \"when\" " +
                             std::to_string(when));
     const auto path = folder / (tag + ".sql");
-    if (!std::filesystem::is_regular_file(path))
+    // Only absence is checked here; read_migration refuses what is there but not a regular file.
+    std::error_code ec;
+    if (!std::filesystem::exists(std::filesystem::symlink_status(path, ec)))
       throw migration_error(where + ": entry " + tag + " has no file " + path.string());
     set.files.push_back(read_migration(path, when, MigrationFormat::drizzle));
   }
@@ -169,11 +250,13 @@ std::vector<SqlStatement> split_drizzle(std::string_view text) {
   // let each chunk hold one or more complete statements.
   std::vector<SqlStatement> out;
   std::size_t start = 0;
+  int line = 1;  // of text[start]; counted chunk by chunk to keep this one pass
   for (;;) {
     const auto at = text.find(kBreakpoint, start);
     const auto chunk = text.substr(start, at == std::string_view::npos ? std::string_view::npos : at - start);
-    for (auto& s : split_statements(chunk, line_of(text, start))) out.push_back(std::move(s));
+    for (auto& s : split_statements(chunk, line)) out.push_back(std::move(s));
     if (at == std::string_view::npos) break;
+    line += static_cast<int>(std::count(chunk.begin(), chunk.end(), '\n'));
     start = at + kBreakpoint.size();
   }
   return out;
@@ -184,7 +267,10 @@ MigrationSet load_migrations(const std::filesystem::path& folder) {
   if (!std::filesystem::is_directory(folder, ec))
     throw migration_error("migrations folder " + folder.string() + " does not exist or is not a directory");
   try {
-    if (std::filesystem::exists(folder / "meta" / "_journal.json")) return load_drizzle(folder);
+    // Anything named _journal.json makes a drizzle folder; its reader then says
+    // what is wrong with it (a dangling link, a FIFO...).
+    if (std::filesystem::exists(std::filesystem::symlink_status(folder / "meta" / "_journal.json", ec)))
+      return load_drizzle(folder);
     return load_plain(folder);
   } catch (const std::filesystem::filesystem_error& e) {
     throw Error(ErrorCode::io, "reading migrations folder " + folder.string() + ": " + e.what());

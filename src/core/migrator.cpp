@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <set>
 
@@ -239,17 +241,33 @@ bool database_is_empty(sqlite::Connection& db) {
   return db.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) == 0;
 }
 
-MigrateReport apply_plan(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options,
-                         Job& job, bool with_backup) {
+const char* bookkeeping_table(MigrationFormat format) {
+  return format == MigrationFormat::drizzle ? "__drizzle_migrations" : "sqlkeeper_migrations";
+}
+
+// The database's tables, SQLite's internal ones left out, by name.
+std::vector<std::string> user_tables(sqlite::Connection& db) {
+  std::vector<std::string> names;
+  auto st = db.prepare(
+      "SELECT name FROM sqlite_schema WHERE type='table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name");
+  while (st.step()) names.push_back(st.column_text(0));
+  return names;
+}
+
+// `database` names the database in messages: `db` may be a dry run's scratch copy.
+MigrateReport apply_plan(sqlite::Connection& db, const std::filesystem::path& database, const MigrationSet& set,
+                         const MigrateOptions& options, Job& job, bool with_backup) {
   MigrateReport report;
   const JobScope scope(db, job, options.busy_timeout);
   const auto plan = plan_migrations(set, read_applied(db, set.format), options.allow_out_of_order);
   if (!plan.problems.empty()) {
     std::string all;
     for (const auto& p : plan.problems) all += (all.empty() ? "" : "\n  ") + p;
-    throw Error(ErrorCode::migration, "refusing to migrate " + db.path().string() + ":\n  " + all);
+    throw Error(ErrorCode::migration, "refusing to migrate " + database.string() + ":\n  " + all);
   }
   if (plan.to_apply.empty()) return report;
+  if (const auto problem = unmanaged_database_problem(db, set.format))
+    throw Error(ErrorCode::migration, "refusing to migrate " + database.string() + ": " + *problem);
   if (with_backup && options.backup_dir && !database_is_empty(db)) {
     BackupOptions backup;
     backup.dir = *options.backup_dir;
@@ -306,11 +324,63 @@ FileLock migration_lock(const sqlite::Connection& db, const MigrateOptions& opti
 
 }  // namespace
 
+std::optional<std::string> unmanaged_database_problem(sqlite::Connection& db, MigrationFormat format) {
+  const std::string table = bookkeeping_table(format);
+  if (table_exists(db, table)) return std::nullopt;
+  const auto tables = user_tables(db);
+  if (tables.empty()) return std::nullopt;
+  constexpr std::size_t kShown = 5;
+  std::string shown;
+  for (std::size_t i = 0; i < tables.size() && i < kShown; ++i) shown += (i ? ", " : "") + tables[i];
+  if (tables.size() > kShown) shown += " and " + std::to_string(tables.size() - kShown) + " more";
+  return "it has tables (" + shown + ") but no " + table +
+         " bookkeeping, so which migrations its schema already holds is unknown (was it made by another tool, "
+         "or a -wal file of another database replayed into it?). If its schema is that of the migrations up "
+         "to N, adopt it with `sqlkeeper migrate baseline --to N` (without --to: all the folder's migrations)";
+}
+
+std::vector<std::string> migrate_baseline(sqlite::Connection& db, const MigrationSet& set,
+                                          const std::optional<std::string>& to, Env& env) {
+  std::size_t count = set.files.size();
+  if (count == 0) throw Error(ErrorCode::migration, "migrations folder " + set.folder.string() + " has no migrations");
+  if (to) {
+    std::int64_t key = 0;
+    const auto* end = to->data() + to->size();
+    const bool numeric = !to->empty() && std::from_chars(to->data(), end, key).ptr == end;
+    const auto it = std::find_if(set.files.begin(), set.files.end(), [&](const MigrationFile& f) {
+      return (numeric && f.key == key) || f.name == *to || f.name == *to + ".sql";
+    });
+    if (it == set.files.end())
+      throw Error(ErrorCode::migration, "no migration '" + *to + "' in " + set.folder.string() +
+                                            "; --to takes a migration's number (drizzle: its \"when\") or file name");
+    count = static_cast<std::size_t>(it - set.files.begin()) + 1;
+  }
+  Job unbounded("baseline");
+  const auto lock = migration_lock(db, MigrateOptions{}, unbounded);
+  sqlite::Transaction tx(db, sqlite::Transaction::Mode::immediate);
+  if (table_exists(db, bookkeeping_table(set.format)))
+    throw Error(ErrorCode::migration, db.path().string() + " already has migration bookkeeping (" +
+                                          bookkeeping_table(set.format) +
+                                          "); baseline only adopts a database without it (see `sqlkeeper "
+                                          "migrate status`)");
+  if (user_tables(db).empty())
+    throw Error(ErrorCode::migration, db.path().string() +
+                                          " has no tables, so there is nothing to adopt; apply the migrations with "
+                                          "`sqlkeeper migrate up`");
+  std::vector<std::string> recorded;
+  for (std::size_t i = 0; i < count; ++i) {
+    record_applied(db, set, set.files[i], env, std::chrono::milliseconds(0));
+    recorded.push_back(set.files[i].name);
+  }
+  tx.commit();
+  return recorded;
+}
+
 MigrateReport migrate_up(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options) {
   Job unbounded("migration");
   Job& job = options.job ? *options.job : unbounded;
   const auto lock = migration_lock(db, options, job);
-  return apply_plan(db, set, options, job, true);
+  return apply_plan(db, db.path(), set, options, job, true);
 }
 
 MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, const MigrateOptions& options) {
@@ -335,7 +405,7 @@ MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, c
   copy_database(db, scratch, job);
   sqlite::Connection copy(scratch, SQLITE_OPEN_READWRITE, std::chrono::milliseconds(0));
   apply_connection_pragmas(copy);
-  return apply_plan(copy, set, options, job, false);
+  return apply_plan(copy, db.path(), set, options, job, false);
 }
 
 }  // namespace sqlkeeper::core

@@ -1,7 +1,5 @@
 #include "sqlkeeper/core/sql_text.h"
 
-#include <sqlite3.h>
-
 #include <algorithm>
 #include <cctype>
 
@@ -30,6 +28,107 @@ int count_lines(std::string_view s) {
   return static_cast<int>(std::count(s.begin(), s.end(), '\n'));
 }
 
+// What sqlite3_complete() tells apart in SQL text; every other token is `other`.
+enum Token : unsigned char { semi, space, other, explain, create, temp, trigger, end };
+
+// sqlite3_complete()'s states. A statement ends at a `;` that leads to `start`;
+// inside CREATE [TEMP] TRIGGER ... BEGIN it takes `END ;` to get there.
+enum State : unsigned char {
+  initial,
+  start,
+  normal,
+  after_explain,
+  after_create,
+  in_trigger,
+  trigger_semi,
+  trigger_end
+};
+
+// clang-format off
+constexpr State kNext[8][8] = {
+    //                 semi          space          other          explain        create        temp          trigger     end
+    /* initial */      {start,        initial,       normal,        after_explain, after_create, normal,       normal,     normal},
+    /* start */        {start,        start,         normal,        after_explain, after_create, normal,       normal,     normal},
+    /* normal */       {start,        normal,        normal,        normal,        normal,       normal,       normal,     normal},
+    /* after_explain */{start,        after_explain, after_explain, normal,        after_create, normal,       normal,     normal},
+    /* after_create */ {start,        after_create,  normal,        normal,        normal,       after_create, in_trigger, normal},
+    /* in_trigger */   {trigger_semi, in_trigger,    in_trigger,    in_trigger,    in_trigger,   in_trigger,   in_trigger, in_trigger},
+    /* trigger_semi */ {trigger_semi, trigger_semi,  in_trigger,    in_trigger,    in_trigger,   in_trigger,   in_trigger, trigger_end},
+    /* trigger_end */  {start,        trigger_end,   in_trigger,    in_trigger,    in_trigger,   in_trigger,   in_trigger, in_trigger},
+};
+// clang-format on
+
+bool is_identifier_char(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') || (u >= '0' && u <= '9') || u == '_' || u == '$' ||
+         u >= 0x80;
+}
+
+bool is_keyword(std::string_view word, std::string_view keyword) {
+  return word.size() == keyword.size() && ascii_lower(word) == keyword;
+}
+
+Token classify_word(std::string_view word) {
+  if (is_keyword(word, "create")) return create;
+  if (is_keyword(word, "trigger")) return trigger;
+  if (is_keyword(word, "temp") || is_keyword(word, "temporary")) return temp;
+  if (is_keyword(word, "end")) return end;
+  if (is_keyword(word, "explain")) return explain;
+  return other;
+}
+
+// Offsets just past each `;` where sqlite3_complete() would call the text since
+// the previous such offset complete, found in one pass: quotes ('..' ".." `..`
+// [..]) and comments hide semicolons, and a trigger body runs to its END. Text
+// after an unterminated quote or comment ends no statement.
+std::vector<std::size_t> statement_ends(std::string_view s) {
+  std::vector<std::size_t> ends;
+  State state = initial;
+  std::size_t i = 0;
+  // Moves i past `closing`, searched from `from`; false when it never comes.
+  const auto skip_past = [&](std::string_view closing, std::size_t from) {
+    const auto at = s.find(closing, from);
+    if (at == std::string_view::npos) return false;
+    i = at + closing.size();
+    return true;
+  };
+  while (i < s.size()) {
+    const char c = s[i];
+    const char next = i + 1 < s.size() ? s[i + 1] : '\0';
+    Token token = other;
+    if (c == ';') {
+      token = semi;
+      ++i;
+    } else if (c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f') {
+      token = space;
+      ++i;
+    } else if (c == '/' && next == '*') {
+      if (!skip_past("*/", i + 2)) break;
+      token = space;
+    } else if (c == '-' && next == '-') {
+      if (!skip_past("\n", i + 2)) break;
+      token = space;
+    } else if (c == '\'' || c == '"' || c == '`') {
+      if (!skip_past(std::string_view(&s[i], 1), i + 1)) break;
+    } else if (c == '[') {
+      if (!skip_past("]", i + 1)) break;
+    } else if (is_identifier_char(c)) {
+      auto j = i + 1;
+      while (j < s.size() && is_identifier_char(s[j])) ++j;
+      token = classify_word(s.substr(i, j - i));
+      i = j;
+    } else {
+      ++i;
+    }
+    state = kNext[state][token];
+    if (token == semi && state == start) {
+      ends.push_back(i);
+      state = initial;
+    }
+  }
+  return ends;
+}
+
 }  // namespace
 
 bool is_blank_sql(std::string_view text) {
@@ -49,11 +148,7 @@ std::vector<SqlStatement> split_statements(std::string_view text, int first_line
     start_line += count_lines(piece);
     start = end;
   };
-  for (std::size_t i = text.find(';'); i != std::string_view::npos; i = text.find(';', i + 1)) {
-    const std::string candidate(text.substr(start, i + 1 - start));
-    // sqlite3_complete knows about quotes, comments and CREATE TRIGGER bodies.
-    if (sqlite3_complete(candidate.c_str())) emit(i + 1);
-  }
+  for (const auto end : statement_ends(text)) emit(end);
   emit(text.size());
   return out;
 }

@@ -38,6 +38,9 @@ struct MigrationFile {
   MigrationDirectives directives;
 };
 
+// Migration files and the drizzle journal larger than this are refused unread.
+constexpr std::uintmax_t kMaxMigrationFileBytes = std::uintmax_t{64} << 20;
+
 struct MigrationSet {
   MigrationFormat format = MigrationFormat::plain;
   std::filesystem::path folder;
@@ -45,7 +48,8 @@ struct MigrationSet {
 };
 
 // Loads and validates a folder; throws Error(migration) naming the file and the
-// problem (bad name, duplicate number, not UTF-8, empty, journal entry without file…).
+// problem (bad name, duplicate number, not a regular file, too big, not UTF-8,
+// empty, journal entry without file…).
 MigrationSet load_migrations(const std::filesystem::path& folder);
 
 // Pure parts, exposed for tests.

@@ -54,6 +54,19 @@ struct MigrateReport {
 // Reads the bookkeeping for `format` from the database; empty when none.
 std::vector<AppliedRecord> read_applied(sqlite::Connection& db, MigrationFormat format);
 
+// Why `db` must not be migrated with a `format` folder, or nothing: it has
+// tables but no bookkeeping table for the format, so sqlkeeper cannot tell which
+// migrations its schema already holds (another tool made it, or a -wal file of
+// another database was replayed into it). `migrate baseline` adopts it.
+std::optional<std::string> unmanaged_database_problem(sqlite::Connection& db, MigrationFormat format);
+
+// Records the migrations of `set` up to and including `to` (a migration's number,
+// drizzle `when` or file name; all when empty) as applied without running them,
+// in the same bookkeeping `migrate_up` writes, in one IMMEDIATE transaction.
+// Only for a database that has tables and no bookkeeping yet; returns the names.
+std::vector<std::string> migrate_baseline(sqlite::Connection& db, const MigrationSet& set,
+                                          const std::optional<std::string>& to, Env& env = Env::real());
+
 // Applies every pending migration of `set` to `db`. Throws Error(migration) with
 // the file, statement number and SQLite's message; the failing migration is
 // rolled back, earlier ones stay applied.
