@@ -49,8 +49,8 @@ class Daemon {
  public:
   Daemon(const config::Loaded& loaded, ConfigReloader reload, Env& env)
       : loaded_(loaded),
-        env_(env),
         reload_(std::move(reload)),
+        env_(env),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
         refresh_(io_),
         watchdog_(io_),

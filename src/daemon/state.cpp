@@ -162,7 +162,8 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
   if (state.last_backup)
     metric(out, "sqlkeeper_last_backup_timestamp_seconds", "gauge", "Time of the newest finished backup.",
            std::to_string(unix_seconds(state.last_backup->at)));
-XX, "gauge", "Free space on the backup volume.",
+  if (state.backup_free_bytes)
+    metric(out, "sqlkeeper_backup_free_bytes", "gauge", "Free space on the backup volume.",
            std::to_string(*state.backup_free_bytes));
   if (state.database_free_bytes)
     metric(out, "sqlkeeper_database_free_bytes", "gauge", "Free space on the database's volume.",

@@ -183,9 +183,22 @@ def write_continuously(c, extra, while_writing, seconds_of_writes=3.0):
         assert c.curl(SOCKET, "/health/live")[0] == 200
         time.sleep(0.2)
     while_writing()
-    # BACKUP CHECKS (issue 14): once `sqlkeeper backup` and POST /backup exist,
-    # take backups here while the writer runs, and check that each verifies
-    # (`sqlkeeper verify --all`) and stays 0600, owned by sqlkeeper's user.
+    # Backups while the application writes: each verifies, and stays owner-only,
+    # owned by the service's user whatever file-mode says.
+    for _ in range(2):
+        r = c.run("curl", "-s", "-X", "POST", "--unix-socket", SOCKET, "http://localhost/backup")
+        assert '"job":"backup"' in r.stdout, (r.stdout, r.stderr)
+        wait_until(lambda: json.loads(c.curl(SOCKET, "/status")[1])["backups"]["activity"]["running"] is None,
+                   timeout=60, what="the backup to finish")
+    status = json.loads(c.curl(SOCKET, "/status")[1])
+    assert status["backups"]["activity"]["last_failure"] is None, status["backups"]
+    assert status["backups"]["last"]["verified"] is True
+    r = c.run("sqlkeeper", "verify", "--all", "--config", "/etc/sqlkeeper/sqlkeeper.conf")
+    assert r.returncode == 0 and r.stdout.count(": ok") >= 2, (r.stdout, r.stderr)
+    user = c.show("sqlkeeper.service", "User") or "root"
+    listing = c.sh("stat -c '%a %U %n' /var/lib/sqlkeeper/backups/app-*.db")
+    for line in listing.splitlines():
+        assert line.startswith(f"600 {user} "), listing
     assert c.run("systemctl", "stop", "sk-writer.service").returncode == 0
     result = json.loads(c.path("/var/lib/sk-app/result.json").read_text())
     rows = int(c.sh(count).strip())

@@ -22,7 +22,10 @@ DaemonState ready_state() {
 }
 
 HttpResponse get(const DaemonState& s, const std::string& target, const std::string& method = "GET") {
-  return route(HttpRequest{method, target, 0, 0}, s, s.started_at + std::chrono::minutes(1));
+  HttpRequest request;
+  request.method = method;
+  request.target = target;
+  return route(request, s, s.started_at + std::chrono::minutes(1));
 }
 
 TEST(Route, HealthOkAndFailing) {
