@@ -54,7 +54,11 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
               {"verified", state.last_backup->verified}};
   json body = {
       {"version", SQLKEEPER_VERSION},
-      {"sqlite_version", state.sqlite_version},
+      {"sqlite_version", state.sqlite.version},
+      {"sqlite",
+       {{"version", state.sqlite.version},
+        {"source", state.sqlite.source},
+        {"wal_reset_fix", state.sqlite.wal_reset_fix}}},
       {"phase", core::to_string(state.phase)},
       {"status", core::to_string(report.status)},
       {"checks", checks_json(report.checks)},
@@ -94,7 +98,11 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
   const auto report = core::evaluate_health(health_inputs(state, now));
   std::ostringstream out;
   metric(out, "sqlkeeper_build_info", "gauge", "Version of sqlkeeper and of the linked SQLite.", "1",
-         "{version=\"" SQLKEEPER_VERSION "\",sqlite_version=\"" + state.sqlite_version + "\"}");
+         "{version=\"" SQLKEEPER_VERSION "\",sqlite_version=\"" + state.sqlite.version + "\"}");
+  metric(out, "sqlkeeper_sqlite_info", "gauge",
+         "The linked SQLite: where it came from and whether it has the WAL-reset fix.", "1",
+         "{version=\"" + state.sqlite.version + "\",source=\"" + state.sqlite.source + "\",wal_reset_fix=\"" +
+             (state.sqlite.wal_reset_fix ? "true" : "false") + "\"}");
   metric(out, "sqlkeeper_start_time_seconds", "gauge", "Start time of the daemon since the Unix epoch.",
          std::to_string(unix_seconds(state.started_at)));
   metric(out, "sqlkeeper_ready", "gauge", "1 once the database is open and migrated.",
@@ -146,6 +154,7 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
   }
   in.backup_free_bytes = state.backup_free_bytes;
   in.database_bytes = state.sizes.database;
+  in.sqlite = state.sqlite;
   return in;
 }
 

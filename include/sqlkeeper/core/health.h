@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "sqlkeeper/sqlite/library.h"
+
 namespace sqlkeeper::core {
 
 enum class HealthStatus { ok = 0, degraded = 1, failing = 2 };
@@ -31,6 +33,8 @@ struct HealthInputs {
   std::chrono::seconds backup_slack{std::chrono::hours(2)};
   std::optional<std::uint64_t> backup_free_bytes;
   std::uint64_t database_bytes = 0;
+  // The linked SQLite: without the WAL-reset fix sqlkeeper takes no checkpoints.
+  sqlite::LibraryInfo sqlite;
 };
 
 struct HealthCheck {
