@@ -6,6 +6,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/error.h"
+#include "sqlkeeper/sqlite/library.h"
 
 extern char** environ;
 
@@ -84,7 +85,7 @@ int main(int argc, char** argv) {
     return args.empty() ? EX_USAGE : 0;
   }
   if (args[0] == "--version" || args[0] == "version") {
-    std::cout << "sqlkeeper " << SQLKEEPER_VERSION << "\n";
+    std::cout << "sqlkeeper " << SQLKEEPER_VERSION << "\nSQLite " << sqlite::describe(sqlite::linked_library()) << "\n";
     return 0;
   }
   const Command* command = nullptr;

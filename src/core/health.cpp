@@ -115,12 +115,20 @@ HealthCheck check_disk(const HealthInputs& in) {
   return {"disk", HealthStatus::ok, std::to_string(*in.backup_free_bytes) + " bytes free"};
 }
 
+HealthCheck check_sqlite(const HealthInputs& in) {
+  const auto library = "SQLite " + in.sqlite.version + " (" + in.sqlite.source + ")";
+  if (!in.sqlite.wal_reset_fix)
+    return {"sqlite", HealthStatus::degraded,
+            library + " has the WAL-reset bug; sqlkeeper takes no checkpoints; see docs/operations.md"};
+  return {"sqlite", HealthStatus::ok, library + " has the WAL-reset fix"};
+}
+
 }  // namespace
 
 HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
-  report.checks = {check_schema(in),          check_database(in), check_integrity(in), check_database_volume(in),
-                   check_wal(in),             check_backup(in),   check_disk(in)};
+  report.checks = {check_schema(in),  check_database(in), check_integrity(in), check_database_volume(in),
+                   check_wal(in),     check_backup(in),   check_disk(in),      check_sqlite(in)};
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;
 }

@@ -62,14 +62,15 @@ class Daemon {
     state_.started_at = env_.now();
     state_.database = c.database.string();
     state_.backup_dir = c.backup_dir.string();
-    state_.sqlite_version = sqlite::library_version();
+    state_.sqlite = sqlite::linked_library();
     state_.wal_max_bytes = c.wal_max_bytes;
   }
 
   int run() {
     const auto& c = loaded_.config;
-    spdlog::info("sqlkeeper {} starting: database {}, SQLite {}", SQLKEEPER_VERSION, c.database.string(),
-                 state_.sqlite_version);
+    spdlog::log(state_.sqlite.wal_reset_fix ? spdlog::level::info : spdlog::level::warn,
+                "sqlkeeper {} starting: database {}, SQLite {}", SQLKEEPER_VERSION, c.database.string(),
+                sqlite::describe(state_.sqlite));
     ListenSocket listener;
     try {
       instance_lock_.emplace(lock_instance(c.database, c.file_mode));

@@ -93,7 +93,11 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
               {"verified", state.last_backup->verified}};
   json body = {
       {"version", SQLKEEPER_VERSION},
-      {"sqlite_version", state.sqlite_version},
+      {"sqlite_version", state.sqlite.version},
+      {"sqlite",
+       {{"version", state.sqlite.version},
+        {"source", state.sqlite.source},
+        {"wal_reset_fix", state.sqlite.wal_reset_fix}}},
       {"phase", core::to_string(state.phase)},
       {"status", core::to_string(report.status)},
       {"checks", checks_json(report.checks)},
@@ -137,7 +141,11 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
   const auto report = core::evaluate_health(health_inputs(state, now));
   std::ostringstream out;
   metric(out, "sqlkeeper_build_info", "gauge", "Version of sqlkeeper and of the linked SQLite.", "1",
-         "{version=\"" SQLKEEPER_VERSION "\",sqlite_version=\"" + state.sqlite_version + "\"}");
+         "{version=\"" SQLKEEPER_VERSION "\",sqlite_version=\"" + state.sqlite.version + "\"}");
+  metric(out, "sqlkeeper_sqlite_info", "gauge",
+         "The linked SQLite: where it came from and whether it has the WAL-reset fix.", "1",
+         "{version=\"" + state.sqlite.version + "\",source=\"" + state.sqlite.source + "\",wal_reset_fix=\"" +
+             (state.sqlite.wal_reset_fix ? "true" : "false") + "\"}");
   metric(out, "sqlkeeper_start_time_seconds", "gauge", "Start time of the daemon since the Unix epoch.",
          std::to_string(unix_seconds(state.started_at)));
   metric(out, "sqlkeeper_ready", "gauge", "1 once the database is open and migrated.",
@@ -224,6 +232,7 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
   }
   in.last_backup_failure = state.backup.last_failure;
   in.checkpoint_note = state.checkpoint.last_failure;
+  in.sqlite = state.sqlite;
   return in;
 }
 

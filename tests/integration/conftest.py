@@ -1,8 +1,10 @@
 """Shared fixtures for the integration tests: they run the real sqlkeeper binary
 against a real SQLite file, a real Unix socket and a real NOTIFY_SOCKET listener.
 Nothing here sleeps a fixed time: every wait polls for its condition with a deadline."""
+import functools
 import json
 import os
+import re
 import signal
 import socket
 import sqlite3
@@ -42,6 +44,38 @@ def clean_env(extra=None):
 def run_cli(*args, env=None, timeout=60, cwd=None):
     return subprocess.run([BIN, *map(str, args)], env=clean_env(env), capture_output=True, text=True,
                           timeout=timeout, cwd=cwd)
+
+
+@functools.cache
+def linked_sqlite():
+    """The SQLite the binary under test links, from the second line of `sqlkeeper --version`
+    ("SQLite 3.53.2 (bundled, has the WAL-reset fix)"): the bundled build and the
+    SQLKEEPER_SYSTEM_SQLITE build run the same tests and expect what their library implies."""
+    out = run_cli("--version").stdout
+    m = re.search(r"^SQLite (\S+) \((bundled|system), has the WAL-reset (fix|bug)\)$", out, re.M)
+    assert m, f"no SQLite line in `sqlkeeper --version`: {out!r}"
+    return {"version": m[1], "source": m[2], "wal_reset_fix": m[3] == "fix"}
+
+
+def baseline_failing_checks():
+    """The health checks that are not ok on a daemon with nothing else wrong: on an SQLite
+    with the WAL-reset bug (the system library of Debian 12), `sqlite` is degraded."""
+    return set() if linked_sqlite()["wal_reset_fix"] else {"sqlite"}
+
+
+def healthy_status():
+    """The health verdict of a daemon with nothing else wrong."""
+    return "ok" if linked_sqlite()["wal_reset_fix"] else "degraded"
+
+
+def healthy_body():
+    """/health's answer for a daemon with nothing else wrong."""
+    lib = linked_sqlite()
+    if lib["wal_reset_fix"]:
+        return {"status": "ok"}
+    detail = (f"SQLite {lib['version']} ({lib['source']}) has the WAL-reset bug; sqlkeeper takes no checkpoints; "
+              "see docs/operations.md")
+    return {"status": "degraded", "checks": {"sqlite": {"status": "degraded", "detail": detail}}}
 
 
 def http_request(sock_path, method="GET", target="/health", headers=None, body=b"", timeout=5.0, raw=None):

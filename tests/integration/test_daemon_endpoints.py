@@ -6,7 +6,8 @@ import shutil
 import stat
 import subprocess
 
-from conftest import connect, get_keep_alive, http_request, open_db, read_until_closed, run_cli
+from conftest import (baseline_failing_checks, connect, get_keep_alive, healthy_body, healthy_status, http_request,
+                      linked_sqlite, open_db, read_until_closed, run_cli)
 
 # scripts/dev.sh unpacks promtool into its cache and names it here.
 PROMTOOL = os.environ.get("SK_PROMTOOL") or shutil.which("promtool") or "promtool"
@@ -49,7 +50,7 @@ def test_file_mode_0660_is_honoured_under_umask_077(daemon_factory):
 def test_health_endpoints(daemon_factory):
     d = daemon_factory().start().wait_ready()
     status, headers, body = d.get("/health")
-    assert status == 200 and json.loads(body) == {"status": "ok"}
+    assert status == 200 and json.loads(body) == healthy_body()
     assert headers["content-type"] == "application/json"
     status, _, body = d.get("/health/live")
     assert status == 200 and json.loads(body)["status"] == "alive"
@@ -65,7 +66,8 @@ def test_status_json(daemon_factory):
     assert status == 200
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", body["version"])
     assert re.fullmatch(r"3\.\d+\.\d+", body["sqlite_version"])
-    assert body["phase"] == "ready" and body["status"] == "ok"
+    assert body["sqlite"] == linked_sqlite() and body["sqlite"]["version"] == body["sqlite_version"]
+    assert body["phase"] == "ready" and body["status"] == healthy_status()
     db = body["database"]
     assert db["path"] == str(d.database)
     assert db["size_bytes"] == os.path.getsize(d.database) > 0
@@ -78,8 +80,9 @@ def test_status_json(daemon_factory):
     assert schema["applied_this_start"] == 2
     backups = body["backups"]
     assert backups["dir"] == str(d.backups) and backups["count"] == 0 and backups["last"] is None
-    assert set(body["checks"]) == {"schema", "database", "integrity", "database_disk", "wal", "backup", "disk"}
-    assert all(c["status"] == "ok" for c in body["checks"].values())
+    assert set(body["checks"]) == {"schema", "database", "integrity", "database_disk", "wal", "backup", "disk",
+                                   "sqlite"}
+    assert {name for name, c in body["checks"].items() if c["status"] != "ok"} == baseline_failing_checks()
     assert body["uptime_seconds"] >= 0
 
 
@@ -100,7 +103,10 @@ def test_metrics_pass_promtool(daemon_factory, tmp_path):
             values[name] = float(value)
     assert values["sqlkeeper_ready"] == 1
     assert values["sqlkeeper_database_up"] == 1
-    assert values['sqlkeeper_health_status{status="ok"}'] == 1
+    assert values[f'sqlkeeper_health_status{{status="{healthy_status()}"}}'] == 1
+    lib = linked_sqlite()
+    labels = f'version="{lib["version"]}",source="{lib["source"]}",wal_reset_fix="{str(lib["wal_reset_fix"]).lower()}"'
+    assert values[f"sqlkeeper_sqlite_info{{{labels}}}"] == 1
     assert values['sqlkeeper_health_status{status="failing"}'] == 0
     assert values["sqlkeeper_schema_version"] == 2
     assert values["sqlkeeper_migrations_applied"] == 2
@@ -128,7 +134,7 @@ def test_keep_alive_serves_several_requests_on_one_connection(daemon_factory):
     d = daemon_factory().start().wait_ready()
     with connect(d.socket) as s:
         status, headers, body = get_keep_alive(s, "/health")
-        assert status == 200 and json.loads(body)["status"] == "ok"
+        assert status == 200 and json.loads(body)["status"] == healthy_status()
         assert headers.get("connection", "keep-alive").lower() != "close"
         status, _, body = get_keep_alive(s, "/status")
         assert status == 200 and json.loads(body)["schema"]["version"] == 2
@@ -151,3 +157,4 @@ def test_bad_request_is_400(daemon_factory):
 def test_version_flag():
     res = run_cli("--version")
     assert res.returncode == 0 and res.stdout.startswith("sqlkeeper ")
+    assert re.search(r"^SQLite 3\.\d+\.\d+ \((bundled|system), has the WAL-reset (fix|bug)\)$", res.stdout, re.M)

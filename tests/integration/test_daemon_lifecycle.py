@@ -4,7 +4,7 @@ import os
 import signal
 import time
 
-from conftest import connect, get_keep_alive, open_db, run_cli, wait_until, write_config
+from conftest import connect, get_keep_alive, healthy_status, open_db, run_cli, wait_until, write_config
 
 
 def test_sigterm_while_idle_stops_promptly_and_removes_the_socket(daemon_factory):
@@ -50,7 +50,7 @@ def test_sighup_applies_a_changed_config_file(daemon_factory, tmp_path):
     reloading = d.notify.wait_for("RELOADING", "1", after=mark)
     assert int(d.notify.messages[reloading][1]["MONOTONIC_USEC"]) > 0
     ready = d.notify.wait_for("READY", "1", after=reloading + 1)
-    assert d.notify.messages[ready][1]["STATUS"].startswith("ok;")
+    assert d.notify.messages[ready][1]["STATUS"].startswith(f"{healthy_status()};")
     # Live options take effect...
     assert d.get_json("/status")[1]["database"]["wal_max_bytes"] == 2 * 1024 * 1024
     wait_until(lambda: "configuration reloaded" in d.output(), timeout=5, what="the reload log line")

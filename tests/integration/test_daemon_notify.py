@@ -4,7 +4,7 @@ import json
 import signal
 import time
 
-from conftest import DatabaseLock, open_db, process_state, wait_for_time, wait_until
+from conftest import DatabaseLock, healthy_body, healthy_status, open_db, process_state, wait_for_time, wait_until
 
 USEC = 400000
 INTERVAL = USEC / 1e6
@@ -26,7 +26,7 @@ def test_ready_comes_with_status_after_migrating(daemon_factory):
     assert any("0001_users_and_sessions" in s for s in statuses), statuses
     # READY=1 carries the running status line; the database is migrated by then.
     ready_msg = d.notify.messages[ready][1]
-    assert ready_msg["STATUS"].startswith("ok; db ") and "schema 2" in ready_msg["STATUS"]
+    assert ready_msg["STATUS"].startswith(f"{healthy_status()}; db ") and "schema 2" in ready_msg["STATUS"]
     assert "no backup yet" in ready_msg["STATUS"]
     assert d.get("/health/ready")[0] == 200
     # No watchdog was asked for, so none is sent.
@@ -35,7 +35,7 @@ def test_ready_comes_with_status_after_migrating(daemon_factory):
 
 def test_runs_without_notify_socket(daemon_factory):
     d = daemon_factory(notify=False).start().wait_ready()
-    assert d.get_json("/health") == (200, {"status": "ok"})
+    assert d.get_json("/health") == (200, healthy_body())
     d.signal(signal.SIGTERM)
     assert d.wait_exit() == 0
     assert "sd_notify" not in d.output()
@@ -145,4 +145,4 @@ def test_probe_keeps_answering_after_the_last_application_connection_closes(daem
     assert not (d.database.parent / (d.database.name + "-wal")).exists()
     mark = len(d.notify.messages)
     wait_until(lambda: len(pings_after(d, mark)) >= 3, timeout=5, what="pings without a WAL file")
-    assert d.get_json("/health") == (200, {"status": "ok"})
+    assert d.get_json("/health") == (200, healthy_body())

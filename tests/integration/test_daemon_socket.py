@@ -4,8 +4,8 @@ import json
 import socket
 import time
 
-from conftest import (Daemon, NotifyListener, connect, get_keep_alive, make_stale_socket, parse_response, read_until_closed,
-                      run_cli, wait_until)
+from conftest import (Daemon, NotifyListener, connect, get_keep_alive, healthy_body, make_stale_socket, parse_response,
+                      read_until_closed, run_cli, wait_until)
 
 
 def test_second_instance_on_the_same_socket_refuses_to_start(daemon_factory, tmp_path):
@@ -43,7 +43,7 @@ def test_a_stale_socket_file_is_replaced(daemon_factory):
     finally:
         probe.close()
     d.start().wait_ready()
-    assert d.get_json("/health") == (200, {"status": "ok"})
+    assert d.get_json("/health") == (200, healthy_body())
 
 
 def test_a_regular_file_at_the_socket_path_is_not_replaced(daemon_factory, tmp_path):

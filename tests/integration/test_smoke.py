@@ -3,7 +3,7 @@ import os
 import signal
 import stat
 
-from conftest import open_db
+from conftest import healthy_status, open_db
 
 
 def test_fresh_start_creates_database_and_reports_ready(daemon_factory):
@@ -15,7 +15,7 @@ def test_fresh_start_creates_database_and_reports_ready(daemon_factory):
     tables = {r[0] for r in con.execute("SELECT name FROM sqlite_schema WHERE type='table'")}
     assert {"users", "sessions", "categories", "expenses", "sqlkeeper_migrations"} <= tables
     status, body = d.get_json("/health")
-    assert status == 200 and body["status"] == "ok"
+    assert status == 200 and body["status"] == healthy_status()
     d.signal(signal.SIGTERM)
     assert d.wait_exit() == 0
     assert not d.socket.exists()

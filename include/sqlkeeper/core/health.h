@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "sqlkeeper/sqlite/library.h"
+
 namespace sqlkeeper::core {
 
 enum class HealthStatus { ok = 0, degraded = 1, failing = 2 };
@@ -41,6 +43,8 @@ struct HealthInputs {
   std::string last_backup_failure;
   // Why the last checkpoint did not complete (e.g. a reader holds the WAL).
   std::string checkpoint_note;
+  // The linked SQLite: without the WAL-reset fix sqlkeeper takes no checkpoints.
+  sqlite::LibraryInfo sqlite;
 };
 
 // Checkpoints keep the WAL near wal-max-bytes; one this many times past it is

@@ -10,6 +10,7 @@
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/health.h"
 #include "sqlkeeper/daemon/health_server.h"
+#include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::daemon {
 
@@ -71,7 +72,7 @@ struct DaemonState {
   std::chrono::system_clock::time_point started_at;
   std::string database;
   std::string backup_dir;
-  std::string sqlite_version;
+  sqlite::LibraryInfo sqlite;
   core::FileSizes sizes;
   bool database_answered = false;
   std::string database_error;

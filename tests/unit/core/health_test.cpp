@@ -17,6 +17,7 @@ HealthInputs healthy() {
   in.wal_max_bytes = 64 << 20;
   in.backup_free_bytes = 1ULL << 30;
   in.database_bytes = 1 << 20;
+  in.sqlite = {"3.53.2", "bundled", true};
   return in;
 }
 
@@ -127,6 +128,28 @@ TEST(EvaluateHealth, LowDiskIsDegraded) {
   EXPECT_EQ(check(evaluate_health(in), "disk").status, HealthStatus::degraded);
   in.backup_free_bytes.reset();
   EXPECT_EQ(check(evaluate_health(in), "disk").status, HealthStatus::ok);
+}
+
+TEST(EvaluateHealth, SqliteWithoutTheWalResetFixIsDegraded) {
+  const struct {
+    sqlite::LibraryInfo library;
+    HealthStatus status;
+    std::string detail;
+  } cases[] = {
+      {{"3.53.2", "bundled", true}, HealthStatus::ok, "SQLite 3.53.2 (bundled) has the WAL-reset fix"},
+      {{"3.50.7", "system", true}, HealthStatus::ok, "SQLite 3.50.7 (system) has the WAL-reset fix"},
+      {{"3.40.1", "system", false},
+       HealthStatus::degraded,
+       "SQLite 3.40.1 (system) has the WAL-reset bug; sqlkeeper takes no checkpoints; see docs/operations.md"},
+  };
+  for (const auto& c : cases) {
+    auto in = healthy();
+    in.sqlite = c.library;
+    const auto r = evaluate_health(in);
+    EXPECT_EQ(r.status, c.status) << c.library.version;
+    EXPECT_EQ(check(r, "sqlite").status, c.status) << c.library.version;
+    EXPECT_EQ(check(r, "sqlite").detail, c.detail);
+  }
 }
 
 TEST(EvaluateHealth, WorstCheckWins) {

@@ -12,7 +12,7 @@ DaemonState ready_state() {
   s.phase = core::Phase::ready;
   s.started_at = std::chrono::system_clock::now();
   s.database = "/var/lib/sqlkeeper/app.db";
-  s.sqlite_version = "3.40.1";
+  s.sqlite = {"3.53.2", "bundled", true};
   s.database_answered = true;
   s.wal_max_bytes = 1 << 20;
   s.schema.format = "plain";
@@ -60,11 +60,30 @@ TEST(Route, ReadyOnlyWhenMigrated) {
 
 TEST(Route, StatusCarriesTheFacts) {
   const auto body = nlohmann::json::parse(get(ready_state(), "/status").body);
-  EXPECT_EQ(body["sqlite_version"], "3.40.1");
+  EXPECT_EQ(body["sqlite_version"], "3.53.2");
+  EXPECT_EQ(body["sqlite"], nlohmann::json({{"version", "3.53.2"}, {"source", "bundled"}, {"wal_reset_fix", true}}));
   EXPECT_EQ(body["schema"]["version"], 2);
   EXPECT_EQ(body["schema"]["applied"].size(), 2u);
   EXPECT_EQ(body["database"]["path"], "/var/lib/sqlkeeper/app.db");
   EXPECT_EQ(body["uptime_seconds"], 60);
+}
+
+TEST(Route, StatusAndMetricsNameTheLinkedSqlite) {
+  auto s = ready_state();
+  s.sqlite = {"3.40.1", "system", false};
+  const auto status = nlohmann::json::parse(get(s, "/status").body);
+  EXPECT_EQ(status["sqlite_version"], "3.40.1");
+  EXPECT_EQ(status["sqlite"], nlohmann::json({{"version", "3.40.1"}, {"source", "system"}, {"wal_reset_fix", false}}));
+  EXPECT_EQ(status["status"], "degraded");
+  EXPECT_EQ(status["checks"]["sqlite"]["status"], "degraded");
+  const auto metrics = get(s, "/metrics").body;
+  EXPECT_NE(metrics.find("# TYPE sqlkeeper_sqlite_info gauge\n"
+                         "sqlkeeper_sqlite_info{version=\"3.40.1\",source=\"system\",wal_reset_fix=\"false\"} 1\n"),
+            std::string::npos)
+      << metrics;
+  const auto health = nlohmann::json::parse(get(s, "/health").body);
+  EXPECT_EQ(health["status"], "degraded");
+  EXPECT_NE(health["checks"]["sqlite"]["detail"].get<std::string>().find("has the WAL-reset bug"), std::string::npos);
 }
 
 TEST(Route, MetricsAreTextWithHelpAndType) {
