@@ -2,13 +2,12 @@
 
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/error.h"
+#include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::core {
 
 bool checkpoints_allowed() {
-  // Fixed in 3.51.3, and backported to 3.44.6 and 3.50.7.
-  const int v = sqlite3_libversion_number();
-  return v >= 3051003 || (v >= 3044006 && v < 3045000) || (v >= 3050007 && v < 3051000);
+  return sqlite::linked_library().wal_reset_fix;
 }
 
 CheckpointResult checkpoint_database(const std::filesystem::path& database, Job& job,

@@ -9,6 +9,7 @@
 
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/database.h"
+#include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::daemon {
 namespace {
@@ -32,9 +33,8 @@ Maintenance::Maintenance(asio::io_context& io, Worker& worker, DaemonState& stat
       changed_(std::move(changed)),
       checkpoint_timer_(io) {
   if (!core::checkpoints_allowed())
-    state_.checkpoint.disabled_reason = std::string("SQLite ") + sqlite3_libversion() +
-                                        " has the WAL-reset bug; sqlkeeper takes no checkpoints (see "
-                                        "docs/operations.md)";
+    state_.checkpoint.disabled_reason = "SQLite " + sqlite::describe(sqlite::linked_library()) +
+                                        ": sqlkeeper takes no checkpoints (see docs/operations.md)";
 }
 
 void Maintenance::start() {
