@@ -13,7 +13,7 @@ jobs=$(nproc)
 
 # libsqlite3-dev: only for the SQLKEEPER_SYSTEM_SQLITE build; the default links third_party/sqlite.
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-program-options1.81-dev
-  libsqlite3-dev libspdlog-dev libsystemd-dev nlohmann-json3-dev libssl-dev libgtest-dev)
+  libsqlite3-dev libspdlog-dev libsystemd-dev nlohmann-json3-dev libssl-dev libgtest-dev ccache)
 # curl: the README's next step after `run` is `curl --unix-socket ...`.
 run_packages=(curl)
 # systemd: systemd-socket-activate for the socket activation test (not installed on
@@ -66,9 +66,14 @@ ensure_promtool() {
 }
 
 # build DIR [cmake args...]
+# ccache keeps compiled objects outside the clone, so a rebuild in a fresh clone
+# (CI, a second checkout) costs little; paths are made relative to the clone.
 build() {
   local dir=$1; shift
-  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" >/dev/null
+  export CCACHE_BASEDIR="$root" CCACHE_DIR="$cache_dir/ccache"
+  export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
+    -DCMAKE_C_COMPILER_LAUNCHER=ccache "$@" >/dev/null
   cmake --build "$dir" -j "$jobs"
 }
 

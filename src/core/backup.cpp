@@ -99,17 +99,22 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
     const auto check = check_database(tmp, CheckDepth::full, job, Ms(0));
     if (!check.ok)
       throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " failed its integrity check: " + check.first_error);
+    std::string digest;
     {
       sqlite::Connection copy(tmp, SQLITE_OPEN_READONLY, Ms(0));
       result.pages = copy.query_int64("PRAGMA page_count").value_or(-1);
       result.page_size = copy.query_int64("PRAGMA page_size").value_or(-1);
-      result.schema_version = copy.query_int64("PRAGMA schema_version").value_or(-1);
+      digest = schema_digest(copy);
     }
-    if (result.pages != info.pages || result.schema_version != info.schema_version)
+    // The backup API gives the copy a schema cookie of its own, so the schema
+    // itself is compared, by digest.
+    result.schema_version = info.schema_version;
+    if (result.pages != info.pages || digest != info.schema_digest)
       throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " does not match its source: " +
-                                         std::to_string(result.pages) + " pages and schema version " +
-                                         std::to_string(result.schema_version) + ", expected " +
-                                         std::to_string(info.pages) + " and " + std::to_string(info.schema_version));
+                                         std::to_string(result.pages) + " pages, expected " +
+                                         std::to_string(info.pages) + (digest != info.schema_digest
+                                                                           ? ", and its schema differs"
+                                                                           : ""));
     job.check("checksumming the copy");
     result.sha256 = sha256_file(tmp);
     result.bytes = std::filesystem::file_size(tmp);
@@ -133,7 +138,8 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
         {"copy_ms", std::to_string(result.copy.count())},
         {"verify_ms", std::to_string(result.verify.count())},
         {"verified", "ok"},
-        {"verification", "integrity_check ok; page count and schema version equal the snapshot's"},
+        {"schema_sha256", digest},
+        {"verification", "integrity_check ok; page count and schema equal the snapshot's"},
     };
     // Last: only with its sidecar is the copy a backup.
     env.write_file_atomic(result.sidecar, format_sidecar(sidecar), kBackupMode);

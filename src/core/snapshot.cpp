@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "sqlkeeper/core/integrity.h"
+#include "sqlkeeper/core/sha256.h"
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
 
@@ -53,6 +54,7 @@ CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& 
   info.schema_version = source.query_int64("PRAGMA schema_version").value_or(0);
   info.pages = source.query_int64("PRAGMA page_count").value_or(0);
   info.page_size = source.query_int64("PRAGMA page_size").value_or(0);
+  info.schema_digest = schema_digest(source);
   struct EndRead {
     sqlite::Connection& db;
     bool active;
@@ -80,6 +82,14 @@ CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& 
   // A published copy is one self-contained file: no -wal beside it.
   dest.exec("PRAGMA journal_mode=DELETE");
   return info;
+}
+
+std::string schema_digest(sqlite::Connection& db) {
+  auto st = db.prepare("SELECT type, name, tbl_name, coalesce(sql, '') FROM sqlite_schema ORDER BY type, name");
+  std::string text;
+  while (st.step())
+    for (int i = 0; i < 4; ++i) text += st.column_text(i) + '\0';
+  return sha256_hex(text);
 }
 
 void check_integrity(const std::filesystem::path& file, Job& job) {

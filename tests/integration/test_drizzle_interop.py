@@ -163,3 +163,51 @@ def test_drizzle_drift_after_drizzle_applied(tmp_path, fixture_folder):
     f.write_text(f.read_text() + "\n")
     r = sk_up(db, fixture_folder, tmp_path)
     assert r.returncode == EX_DATAERR and "0001_add_budget_and_index.sql" in r.stderr, r.stderr
+
+
+# better-sqlite3 (the application's driver) writing beside the running daemon.
+BETTER_SQLITE_APP = r"""
+const Database = require('better-sqlite3');
+const [file, rows, mode] = process.argv.slice(1);
+const db = new Database(file, { readonly: mode === 'read' });
+if (mode !== 'read') {
+  db.pragma('journal_mode = WAL');
+  db.exec('CREATE TABLE IF NOT EXISTS app_log (id INTEGER PRIMARY KEY, note TEXT NOT NULL)');
+  const insert = db.prepare('INSERT INTO app_log (note) VALUES (?)');
+  for (let i = 0; i < Number(rows); i++) insert.run('row ' + i);
+}
+console.log(JSON.stringify({
+  count: db.prepare('SELECT count(*) AS c FROM app_log').get().c,
+  integrity: db.pragma('integrity_check', { simple: true }),
+}));
+"""
+
+
+def better_sqlite(db, rows, mode="write"):
+    import os
+    import subprocess
+    from conftest import node_modules_dir
+    env = dict(os.environ, NODE_PATH=node_modules_dir())
+    r = subprocess.run(["node", "-e", BETTER_SQLITE_APP, str(db), str(rows), mode], env=env, capture_output=True,
+                       text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def test_better_sqlite3_reads_and_writes_what_sqlkeeper_checkpoints_and_backs_up(fixture_folder, daemon_factory):
+    from conftest import http_request, linked_sqlite, wait_until
+    d = daemon_factory(migrations=fixture_folder.path).start().wait_ready()
+    assert better_sqlite(d.database, 2000) == {"count": 2000, "integrity": "ok"}
+    status, _, body = http_request(d.socket, "POST", "/checkpoint", timeout=30)
+    if linked_sqlite()["wal_reset_fix"]:
+        assert status == 200 and json.loads(body)["complete"], body
+    else:
+        assert status == 409
+    status, _, body = http_request(d.socket, "POST", "/backup", timeout=30)
+    assert status == 202, body
+    wait_until(lambda: d.get_json("/status")[1]["backups"]["last"] is not None, 60, what="the backup")
+    backup = d.get_json("/status")[1]["backups"]["last"]["file"]
+    assert better_sqlite(d.database, 1000) == {"count": 3000, "integrity": "ok"}
+    assert better_sqlite(backup, 0, "read") == {"count": 2000, "integrity": "ok"}
+    # drizzle's bookkeeping is in the backup as in the database
+    assert drizzle_bookkeeping(backup) == drizzle_bookkeeping(d.database)

@@ -1,7 +1,8 @@
 """A stand-in for the application: commits one small row every `interval` seconds
-into table `ticks` (id 1, 2, 3... in order) until SIGTERM, then prints a JSON
-summary: rows committed, failures, and the commit latencies' p50/p99/max in ms.
-Run as its own process, like the real application."""
+into table `ticks` (or the table named by the fourth argument; id 1, 2, 3... in
+order) until SIGTERM, then prints a JSON summary: rows committed, failures, and
+the commit latencies' p50/p99/max in ms. Run as its own process, like the real
+application. usage: writer.py DATABASE [INTERVAL] [BUSY_MS] [TABLE]"""
 import json
 import signal
 import sqlite3
@@ -10,6 +11,8 @@ import time
 
 database, interval = sys.argv[1], float(sys.argv[2]) if len(sys.argv) > 2 else 0.001
 busy_ms = int(sys.argv[3]) if len(sys.argv) > 3 else 5000
+table = sys.argv[4] if len(sys.argv) > 4 else "ticks"
+assert table.isidentifier()
 stop = False
 
 
@@ -21,15 +24,15 @@ def on_term(*_):
 signal.signal(signal.SIGTERM, on_term)
 con = sqlite3.connect(database, timeout=busy_ms / 1000, isolation_level=None)
 con.execute("PRAGMA journal_mode=WAL")
-con.execute("CREATE TABLE IF NOT EXISTS ticks (id INTEGER PRIMARY KEY, at REAL NOT NULL, pad BLOB)")
-committed = con.execute("SELECT coalesce(max(id), 0) FROM ticks").fetchone()[0]
+con.execute(f"CREATE TABLE IF NOT EXISTS {table} (id INTEGER PRIMARY KEY, at REAL NOT NULL, pad BLOB)")
+committed = con.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]
 failures, latencies = [], []
 print("started", flush=True)
 while not stop:
     t0 = time.perf_counter()
     try:
         con.execute("BEGIN IMMEDIATE")
-        con.execute("INSERT INTO ticks (id, at, pad) VALUES (?, ?, randomblob(100))", (committed + 1, time.time()))
+        con.execute(f"INSERT INTO {table} (id, at, pad) VALUES (?, ?, randomblob(100))", (committed + 1, time.time()))
         con.execute("COMMIT")
         committed += 1
         latencies.append((time.perf_counter() - t0) * 1000)

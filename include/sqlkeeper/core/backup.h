@@ -3,7 +3,7 @@
 // way: one at a time per folder (a lock in the folder), refused when the folder
 // cannot hold it, a bounded checkpoint first, a consistent copy under a temporary
 // name, fsync, verification of the copy (integrity_check, and the page count and
-// schema version of the snapshot it was taken from), its SHA-256, rename into
+// schema of the snapshot it was taken from), its SHA-256, rename into
 // place, fsync of the folder, and last the sidecar: only a file with its sidecar
 // is a backup. Any failure removes what it made and keeps every older backup.
 #include <chrono>

@@ -19,8 +19,12 @@ std::string snapshot_name(const std::string& stem, std::chrono::system_clock::ti
 struct CopyInfo {
   std::int64_t pages = 0;
   std::int64_t page_size = 0;
-  std::int64_t schema_version = 0;
+  std::int64_t schema_version = 0;  // the source's schema cookie (a copy gets its own)
+  std::string schema_digest;        // SHA-256 of the schema's text: equal in a faithful copy
 };
+
+// SHA-256 over every sqlite_schema row (type, name, table, SQL), in name order.
+std::string schema_digest(sqlite::Connection& db);
 
 // Copies `source` to `target` (a new, unpublished scratch file, created owner-only
 // and never through a symlink) without verifying, as one consistent snapshot,

@@ -44,7 +44,7 @@ TEST(Route, HealthOkAndFailing) {
 
 TEST(Route, DegradedIsStill200) {
   auto s = ready_state();
-  s.sizes.wal = 2 << 20;
+  s.backup.last_failure = "not enough space";
   const auto r = get(s, "/health");
   EXPECT_EQ(r.status, 200u);
   EXPECT_EQ(nlohmann::json::parse(r.body)["status"], "degraded");
