@@ -5,6 +5,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/config/paths.h"
+#include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/backup.h"
 #include "sqlkeeper/core/checkpoint.h"
@@ -53,6 +54,7 @@ int backup_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
+  daemon::setup_logging(c.log_level);
   auto db = core::open_database_readonly(c.database, c.busy_timeout);
   core::Job job("backup");
   const StopOnSignal stop(job);

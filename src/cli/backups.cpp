@@ -6,6 +6,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/config/paths.h"
+#include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/config/units.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/sha256.h"
@@ -43,6 +44,7 @@ int backups_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
+  daemon::setup_logging(c.log_level);
   const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
   const bool compute = !inv.vars.count("no-checksum");
   const auto now = std::chrono::system_clock::now();

@@ -4,6 +4,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/config/paths.h"
+#include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/restore.h"
@@ -25,6 +26,7 @@ int restore_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
+  daemon::setup_logging(c.log_level);
   std::filesystem::path backup;
   if (inv.vars.count("latest")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give a FILE or --latest, not both");

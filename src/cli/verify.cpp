@@ -5,6 +5,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/config/paths.h"
+#include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/restore.h"
@@ -24,6 +25,7 @@ int verify_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
+  daemon::setup_logging(c.log_level);
   std::vector<std::filesystem::path> files;
   if (inv.vars.count("all")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give FILE arguments or --all, not both");

@@ -50,6 +50,17 @@ void remove_quietly(const std::filesystem::path& p) {
   std::filesystem::remove(p, ec);
 }
 
+// The caller holds the folder's lock, so no temporary of a running backup is among them.
+int remove_temporaries(const std::filesystem::path& dir, const std::string& stem) {
+  int removed = 0;
+  std::error_code ec;
+  for (const auto& tmp : read_catalog(dir, stem).temporaries) {
+    spdlog::info("removing {} left by an interrupted backup", tmp.string());
+    if (std::filesystem::remove(tmp, ec)) ++removed;
+  }
+  return removed;
+}
+
 }  // namespace
 
 void ensure_backup_dir(const std::filesystem::path& dir) {
@@ -72,6 +83,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   ensure_backup_dir(dir);
   const auto lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job,
                                       options.lock_timeout);
+  remove_temporaries(dir, stem);
   check_free_space(database, dir, env);
 
   BackupResult result;
@@ -159,12 +171,7 @@ int remove_stale_temporaries(const std::filesystem::path& dir, const std::string
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return 0;
   const auto lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job, lock_timeout);
-  int removed = 0;
-  for (const auto& tmp : read_catalog(dir, stem).temporaries) {
-    spdlog::info("removing {} left by an interrupted backup", tmp.string());
-    if (std::filesystem::remove(tmp, ec)) ++removed;
-  }
-  return removed;
+  return remove_temporaries(dir, stem);
 }
 
 }  // namespace sqlkeeper::core

@@ -5,6 +5,12 @@
 #include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::core {
+namespace {
+
+constexpr std::uint64_t kWalHeader = 32;   // bytes before the first frame
+constexpr std::int64_t kFrameHeader = 24;  // bytes before each frame's page
+
+}  // namespace
 
 bool checkpoints_allowed() {
   return sqlite::linked_library().wal_reset_fix;
@@ -17,15 +23,26 @@ CheckpointResult checkpoint_database(const std::filesystem::path& database, Job&
   result.wal_bytes_before = file_sizes(database).wal;
   sqlite::Connection db(database, SQLITE_OPEN_READWRITE, busy_wait);
   db.exec("PRAGMA journal_size_limit=" + std::to_string(journal_size_limit));
-  const JobScope scope(db, job, busy_wait);
+  JobScope scope(db, job, busy_wait);
+  // Opens the database file and its WAL: until a first read the connection does
+  // not know it is in WAL mode, and a checkpoint would report "not in WAL mode".
+  db.query_int64("SELECT count(*) FROM sqlite_schema");
+  scope.busy_until(Job::Clock::now() + busy_wait);
   int log = 0;
   int done = 0;
   const int rc = sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
   job.check("checkpointing " + database.string());
   if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) db.check(rc, "checkpoint");
+  result.complete = rc == SQLITE_OK && done == log;
   result.wal_frames = log;
   result.checkpointed_frames = done;
-  result.complete = rc == SQLITE_OK && log >= 0 && done == log;
+  if (result.complete && log == 0 && result.wal_bytes_before > kWalHeader) {
+    // A completed TRUNCATE reports the emptied WAL (0 frames); what it copied is
+    // what the WAL held, which its size before tells (header, then frames).
+    const auto page_size = db.query_int64("PRAGMA page_size").value_or(4096);
+    result.wal_frames = result.checkpointed_frames =
+        static_cast<int>((result.wal_bytes_before - kWalHeader) / static_cast<std::uint64_t>(page_size + kFrameHeader));
+  }
   if (!result.complete)
     result.note = (rc & 0xff) == SQLITE_BUSY
                       ? "the WAL stayed in use for " + std::to_string(busy_wait.count()) +

@@ -93,7 +93,7 @@ int JobScope::on_busy(void* self, int count) {
   auto& scope = *static_cast<JobScope*>(self);
   const auto now = Job::Clock::now();
   if (count == 0) scope.busy_since_ = now;
-  if (now - scope.busy_since_ >= scope.busy_limit_) return 0;
+  if (now - scope.busy_since_ >= scope.busy_limit_ || now >= scope.busy_until_) return 0;
   // Short pauses first, as sqlite3_busy_timeout does, so a brief lock costs little.
   const auto pause = std::chrono::milliseconds(std::min(1 + count, 25));
   return scope.job_.pause(pause) ? 1 : 0;

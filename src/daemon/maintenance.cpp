@@ -78,6 +78,9 @@ void Maintenance::checkpoint_now(const std::string& why, CheckpointDone done) {
     if (done) done(Outcome<core::CheckpointResult>{std::nullopt, state_.checkpoint.disabled_reason, ErrorCode::conflict, 0});
     return;
   }
+  // A request while one is queued or running joins it and gets its outcome.
+  if (done) checkpoint_waiters_.push_back(std::move(done));
+  if (checkpoint_pending_) return;
   spdlog::debug("checkpoint ({})", why);
   checkpoint_pending_ = true;
   const auto database = config_.database;
@@ -86,9 +89,11 @@ void Maintenance::checkpoint_now(const std::string& why, CheckpointDone done) {
   post_job<core::CheckpointResult>(
       worker_, io_, "checkpoint", kCheckpointLimit,
       [database, wait, limit](core::Job& job) { return core::checkpoint_database(database, job, wait, limit); },
-      [this, done = std::move(done)](const Outcome<core::CheckpointResult>& r) {
+      [this](const Outcome<core::CheckpointResult>& r) {
         on_checkpoint(r);
-        if (done) done(r);
+        auto waiters = std::move(checkpoint_waiters_);
+        checkpoint_waiters_.clear();
+        for (auto& waiter : waiters) waiter(r);
       });
 }
 

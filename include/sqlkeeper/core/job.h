@@ -75,6 +75,10 @@ class JobScope {
   JobScope& operator=(const JobScope&) = delete;
   ~JobScope();
 
+  // Ends every busy wait at `until` as well: for one operation (a checkpoint)
+  // that may meet several locks in turn, the whole wait stays within one bound.
+  void busy_until(Job::Clock::time_point until) noexcept { busy_until_ = until; }
+
  private:
   static int on_progress(void* self);
   static int on_busy(void* self, int count);
@@ -82,6 +86,7 @@ class JobScope {
   Job& job_;
   std::chrono::milliseconds busy_limit_;
   Job::Clock::time_point busy_since_{};
+  Job::Clock::time_point busy_until_ = Job::Clock::time_point::max();
 };
 
 // Rethrows an error from work that `job` interrupted as Error(stopped) with the

@@ -5,6 +5,7 @@
 // loop's state is only ever touched there.
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
+#include <spdlog/spdlog.h>
 #include <functional>
 #include <optional>
 #include <string>
@@ -36,6 +37,8 @@ Worker::Posted post_job(Worker& worker, boost::asio::io_context& loop, const std
       outcome.error = e.what();
       outcome.code = e.code();
       outcome.sys_errno = e.sys_errno();
+      // Said here: on a stop the loop may have ended before the outcome reaches it.
+      if (e.code() == ErrorCode::stopped) spdlog::info("{}", e.what());
     } catch (const std::exception& e) {
       outcome.error = e.what();
     }

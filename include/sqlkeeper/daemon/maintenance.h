@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sqlkeeper/config/config.h"
 #include "sqlkeeper/core/backup.h"
@@ -59,7 +60,8 @@ class Maintenance {
   std::function<void()> changed_;
   boost::asio::steady_timer checkpoint_timer_;
   std::shared_ptr<core::Job> backup_job_;
-  bool checkpoint_pending_ = false;
+  bool checkpoint_pending_ = false;  // queued or running
+  std::vector<CheckpointDone> checkpoint_waiters_;
   bool stopped_ = false;
 };
 
