@@ -97,8 +97,9 @@ HealthCheck check_sqlite(const HealthInputs& in) {
 
 HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
-  report.checks = {check_schema(in), check_database(in), check_wal(in),
-                   check_backup(in), check_disk(in),     check_sqlite(in)};
+  report.checks = {
+      check_schema(in), check_database(in), check_wal(in), check_backup(in), check_disk(in), check_sqlite(in),
+  };
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;
 }
