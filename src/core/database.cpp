@@ -12,6 +12,7 @@
 
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
+#include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::core {
 namespace {
@@ -98,6 +99,9 @@ void switch_to_wal(sqlite::Connection& db, std::chrono::milliseconds busy_timeou
 
 void apply_connection_pragmas(sqlite::Connection& db) {
   db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;");
+  // On an SQLite with the WAL-reset race sqlkeeper takes no checkpoints at all
+  // (docs/operations.md), not even the automatic one after a large migration's commit.
+  if (!sqlite::linked_library().wal_reset_fix) db.exec("PRAGMA wal_autocheckpoint=0");
 }
 
 sqlite::Connection open_database(const DatabaseOptions& options) {
