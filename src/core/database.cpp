@@ -11,6 +11,7 @@
 
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
+#include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::core {
 namespace {
@@ -97,6 +98,9 @@ void ensure_database_directory(const std::filesystem::path& database, unsigned f
 
 void apply_connection_pragmas(sqlite::Connection& db) {
   db.exec("PRAGMA foreign_keys=ON; PRAGMA synchronous=NORMAL;");
+  // On an SQLite with the WAL-reset race sqlkeeper takes no checkpoints at all
+  // (docs/operations.md), not even the automatic one after a large migration's commit.
+  if (!sqlite::linked_library().wal_reset_fix) db.exec("PRAGMA wal_autocheckpoint=0");
 }
 
 sqlite::Connection open_database(const DatabaseOptions& options) {

@@ -68,6 +68,11 @@ def healthy_status():
     return "ok" if linked_sqlite()["wal_reset_fix"] else "degraded"
 
 
+def healthy_exit():
+    """`sqlkeeper health`'s exit status for a daemon with nothing else wrong (Nagios: 0 ok, 1 degraded)."""
+    return 0 if linked_sqlite()["wal_reset_fix"] else 1
+
+
 def healthy_body():
     """/health's answer for a daemon with nothing else wrong."""
     lib = linked_sqlite()

@@ -4,8 +4,8 @@ import os
 import signal
 import time
 
-from conftest import (DatabaseLock, baseline_failing_checks, healthy_body, linked_sqlite, make_stale_socket, open_db,
-                      process_state, run_cli, wait_until)
+from conftest import (DatabaseLock, baseline_failing_checks, healthy_body, healthy_exit, healthy_status, linked_sqlite,
+                      make_stale_socket, open_db, process_state, run_cli, wait_until)
 
 
 def health(sock, *extra):
@@ -15,13 +15,12 @@ def health(sock, *extra):
 def test_health_ok_exits_0(daemon_factory):
     """Ok on a fixed SQLite; on one with the WAL-reset bug the daemon is degraded by that alone."""
     d = daemon_factory().start().wait_ready()
-    fixed = linked_sqlite()["wal_reset_fix"]
-    expected_exit, expected_head = (0, "SQLKEEPER OK\n") if fixed else (1, "SQLKEEPER DEGRADED - sqlite: ")
+    expected_head = "SQLKEEPER OK\n" if linked_sqlite()["wal_reset_fix"] else "SQLKEEPER DEGRADED - sqlite: "
     res = health(d.socket)
-    assert res.returncode == expected_exit, res.stdout + res.stderr
+    assert res.returncode == healthy_exit(), res.stdout + res.stderr
     assert res.stdout.startswith(expected_head), res.stdout
     res = health(d.socket, "--json")
-    assert res.returncode == expected_exit and json.loads(res.stdout) == healthy_body()
+    assert res.returncode == healthy_exit() and json.loads(res.stdout) == healthy_body()
 
 
 def test_health_degraded_exits_1_when_the_wal_outgrows_its_limit(daemon_factory):
@@ -57,7 +56,8 @@ def test_health_failing_exits_2_while_the_database_is_locked(daemon_factory):
         res = wait_until(failing, timeout=10, what="health failing")
         assert res.stdout.startswith("SQLKEEPER FAILING - database: not answering")
         assert "locked" in res.stdout
-    wait_until(lambda: d.notify.drain() or health(d.socket).returncode == 0, timeout=10, what="health ok again")
+    wait_until(lambda: d.notify.drain() or health(d.socket).returncode == healthy_exit(), timeout=10,
+               what="health ok again")
 
 
 def test_health_unreachable_exits_3(tmp_path):
@@ -84,7 +84,7 @@ def test_health_gives_up_on_a_wedged_daemon_with_exit_3(daemon_factory):
     assert res.returncode == 3, res.stdout + res.stderr
     assert res.stdout.startswith("SQLKEEPER UNKNOWN - no answer from sqlkeeper on ")
     assert 4.0 <= took < 10.0, took  # the client's 5 s deadline
-    assert health(d.socket).returncode == 0
+    assert health(d.socket).returncode == healthy_exit()
 
 
 def test_status_human_and_json(daemon_factory):
@@ -93,7 +93,7 @@ def test_status_human_and_json(daemon_factory):
     assert res.returncode == 0, res.stderr
     out = res.stdout
     assert out.startswith("sqlkeeper ") and "(SQLite 3." in out.splitlines()[0]
-    assert "state:     ready, health ok" in out
+    assert f"state:     ready, health {healthy_status()}" in out
     assert f"database:  {d.database}, " in out
     assert "schema:    plain version 2, 2 migrations applied" in out
     assert f"backups:   0 in {d.backups}" in out

@@ -2,6 +2,8 @@
 that cannot run in a transaction (refused unless `no-transaction`), BEGIN/COMMIT in
 a file, double-quoted strings off, and foreign keys off + foreign_key_check for
 table rebuilds. Every refused migration must leave nothing behind."""
+import re
+
 import pytest
 
 from conftest import EX_DATAERR, MigrationFolder, migrate_cli, plain_bookkeeping, query, user_tables
@@ -98,17 +100,19 @@ def test_transaction_control_in_a_file_is_refused(base, text):
     assert "x" not in user_tables(db) and name not in applied_names(db)
 
 
+# SQLite 3.53 quotes the name and asks "should this be a string literal in
+# single-quotes?"; 3.40 (the system-library build) names it bare.
 @pytest.mark.parametrize("statement, message", [
-    ('SELECT "missing_column" FROM items', "no such column: missing_column"),
-    ('INSERT INTO items (name) VALUES ("text")', "no such column: text"),
-    ('CREATE INDEX items_bad ON items ("nope")', "no such column"),
+    ('SELECT "missing_column" FROM items', r'no such column: "?missing_column\b'),
+    ('INSERT INTO items (name) VALUES ("text")', r'no such column: "?text\b'),
+    ('CREATE INDEX items_bad ON items ("nope")', r"no such column"),
 ])
 def test_double_quoted_strings_are_identifiers(base, statement, message):
     folder, db, bk = base
     name = folder.add(["CREATE TABLE created_first (id INTEGER)", statement], "dqs")
     r = up(folder, db, bk)
     assert r.returncode == EX_DATAERR, (r.returncode, r.stderr)
-    assert name in r.stderr and "statement 2" in r.stderr and message in r.stderr
+    assert name in r.stderr and "statement 2" in r.stderr and re.search(message, r.stderr), r.stderr
     assert "created_first" not in user_tables(db)
     assert query(db, "SELECT count(*) FROM items") == [(3,)]
 

@@ -1,9 +1,10 @@
 """Which SQLite the binary runs on: by default the bundled one (third_party/sqlite, with the
 WAL-reset fix), with SQLKEEPER_SYSTEM_SQLITE the system's; and that the daemon says so."""
+import os
 import re
 import sqlite3
 
-from conftest import SOURCE_DIR, linked_sqlite
+from conftest import SOURCE_DIR, MigrationFolder, linked_sqlite, query
 
 
 def version_tuple(text):
@@ -49,3 +50,33 @@ def test_the_daemon_reports_its_sqlite_at_start_in_status_and_health(daemon_fact
         assert health["checks"]["sqlite"]["detail"] == (
             f"SQLite {lib['version']} ({lib['source']}) has the WAL-reset bug; sqlkeeper takes no checkpoints; "
             "see docs/operations.md")
+
+
+def test_no_autocheckpoint_from_sqlkeeper_on_a_library_with_the_bug(daemon_factory, tmp_path):
+    """A migration that commits more than wal_autocheckpoint (1000) pages: on a fixed SQLite
+    the commit checkpoints them into the database file; on one with the WAL-reset bug
+    sqlkeeper must not checkpoint, so they all stay in the WAL."""
+    folder = MigrationFolder(tmp_path / "m", "plain")
+    folder.add(["CREATE TABLE big (x BLOB)",
+                "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000) "
+                "INSERT INTO big SELECT randomblob(3000) FROM c"], "big")
+    d = daemon_factory(migrations=folder.path)
+    d.database.parent.mkdir(parents=True)
+    # An open WAL-mode connection keeps a shared lock on the file, so no connection of
+    # the daemon's is ever the last one to close (that close would checkpoint safely,
+    # under an exclusive lock, and hide what the commit did).
+    holder = sqlite3.connect(d.database)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("SELECT count(*) FROM sqlite_schema").fetchall()
+    try:
+        d.start().wait_ready(timeout=30)
+        assert query(d.database, "SELECT count(*) FROM big") == [(2000,)]
+        database_bytes = os.path.getsize(d.database)
+        wal_bytes = os.path.getsize(f"{d.database}-wal")
+        assert wal_bytes > 2000 * 3000
+        if linked_sqlite()["wal_reset_fix"]:
+            assert database_bytes > 2000 * 3000
+        else:
+            assert database_bytes < 100 * 1024, database_bytes
+    finally:
+        holder.close()

@@ -28,7 +28,8 @@ void ensure_database_directory(const std::filesystem::path& database, unsigned f
 // Opens an existing database read-only with the same per-connection settings.
 sqlite::Connection open_database_readonly(const std::filesystem::path& path, std::chrono::milliseconds busy_timeout);
 
-// Applies the per-connection pragmas (foreign_keys, synchronous) to any connection.
+// Applies the per-connection pragmas (foreign_keys, synchronous, and no autocheckpoint
+// on an SQLite with the WAL-reset race) to any connection.
 void apply_connection_pragmas(sqlite::Connection& db);
 
 struct FileSizes {

@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include "sqlkeeper/sqlite/connection.h"
+
 namespace sqlkeeper::sqlite {
 namespace {
 
@@ -82,6 +84,28 @@ TEST(LinkedLibrary, IsTheOneTheBuildChose) {
   } else {
     EXPECT_EQ(linked.source, "system");
   }
+}
+
+// sqlkeeper applies the application's migrations, so the schema features of the
+// application's SQLite (better-sqlite3's and Debian's builds both have these) must work
+// here too, in both builds.
+TEST(LinkedLibrary, RunsTheApplicationsSchemaFeatures) {
+  Connection db(":memory:", SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, std::chrono::milliseconds(0));
+  db.exec("CREATE VIRTUAL TABLE notes USING fts5(body)");
+  db.exec("CREATE VIRTUAL TABLE old_notes USING fts4(body)");
+  db.exec("CREATE VIRTUAL TABLE boxes USING rtree(id, x0, x1)");
+  db.exec("CREATE TABLE t (y INTEGER, root REAL GENERATED ALWAYS AS (sqrt(y)) STORED)");
+  db.exec("INSERT INTO t (y) VALUES (4), (9); DELETE FROM t WHERE y > 0 ORDER BY y DESC LIMIT 1");
+  EXPECT_EQ(db.query_int64("SELECT CAST(root AS INTEGER) FROM t"), 2);
+}
+
+// The options in third_party/sqlite/CMakeLists.txt reach the compiled library.
+TEST(LinkedLibrary, BundledBuildHasItsCompileTimeOptions) {
+  EXPECT_EQ(sqlite3_threadsafe(), 1);
+  if (std::string(SQLKEEPER_EXPECTED_SQLITE_SOURCE) != "bundled") return;
+  for (const char* option : {"DQS=0", "DEFAULT_WAL_SYNCHRONOUS=1", "OMIT_LOAD_EXTENSION", "OMIT_DEPRECATED",
+                             "OMIT_SHARED_CACHE", "ENABLE_STAT4", "ENABLE_GEOPOLY", "LIKE_DOESNT_MATCH_BLOBS"})
+    EXPECT_TRUE(sqlite3_compileoption_used(option)) << option;
 }
 
 }  // namespace
