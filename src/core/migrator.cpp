@@ -14,7 +14,6 @@
 #include "sqlkeeper/core/snapshot.h"
 #include "sqlkeeper/core/sql_text.h"
 #include "sqlkeeper/error.h"
-#include "sqlkeeper/fd.h"
 #include "sqlkeeper/sqlite/transaction.h"
 
 namespace sqlkeeper::core {
@@ -388,20 +387,17 @@ MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, c
   Job& job = options.job ? *options.job : unbounded;
   const auto lock = migration_lock(db, options, job);
   const char* tmpdir = std::getenv("TMPDIR");
+  // A private folder: the copy is created inside it, never at a name others can guess.
   std::string templ = std::string(tmpdir && *tmpdir ? tmpdir : "/tmp") + "/sqlkeeper-dry-run-XXXXXX";
-  Fd fd(::mkstemp(templ.data()));
-  if (!fd) throw system_error("create scratch file for dry run in " + templ, errno);
-  const std::filesystem::path scratch = templ;
-  struct Remove {
-    std::filesystem::path p;
-    ~Remove() {
+  if (!::mkdtemp(templ.data())) throw system_error("create a scratch folder for the dry run in " + templ, errno);
+  struct RemoveAll {
+    std::filesystem::path dir;
+    ~RemoveAll() {
       std::error_code ec;
-      std::filesystem::remove(p, ec);
-      std::filesystem::remove(p.string() + "-journal", ec);
-      std::filesystem::remove(p.string() + "-wal", ec);
-      std::filesystem::remove(p.string() + "-shm", ec);
+      std::filesystem::remove_all(dir, ec);
     }
-  } remove{scratch};
+  } remove{templ};
+  const auto scratch = remove.dir / "copy.db";
   copy_database(db, scratch, job);
   sqlite::Connection copy(scratch, SQLITE_OPEN_READWRITE, std::chrono::milliseconds(0));
   apply_connection_pragmas(copy);

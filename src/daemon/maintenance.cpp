@@ -94,7 +94,8 @@ void Maintenance::checkpoint_now(const std::string& why, CheckpointDone done) {
         auto waiters = std::move(checkpoint_waiters_);
         checkpoint_waiters_.clear();
         for (auto& waiter : waiters) waiter(r);
-      });
+      },
+      /*join=*/false);
 }
 
 void Maintenance::on_checkpoint(const Outcome<core::CheckpointResult>& r) {
@@ -126,6 +127,8 @@ void Maintenance::on_checkpoint(const Outcome<core::CheckpointResult>& r) {
 }
 
 Maintenance::Started Maintenance::backup_now(const std::string& why) {
+  // One backup at a time: a request while one is queued or running joins it.
+  if (backup_job_) return {state_.backup.running_id, true};
   const auto id = std::to_string(state_.backup.next_id);
   core::BackupOptions options;
   options.dir = config_.backup_dir;
@@ -142,8 +145,7 @@ Maintenance::Started Maintenance::backup_now(const std::string& why) {
         auto source = core::open_database_readonly(database, busy);
         return core::take_backup(source, options, env, job);
       },
-      [this, id](const Outcome<core::BackupResult>& r) { on_backup(id, r); });
-  if (posted.joined) return {state_.backup.running_id, true};
+      [this, id](const Outcome<core::BackupResult>& r) { on_backup(id, r); }, /*join=*/false);
   ++state_.backup.next_id;
   backup_job_ = posted.job;
   state_.backup.running_id = id;

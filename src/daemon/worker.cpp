@@ -17,11 +17,11 @@ Worker::~Worker() {
   stop("shutting down", std::chrono::hours(24 * 365));
 }
 
-Worker::Posted Worker::post(const std::string& name, std::chrono::milliseconds limit, Task task) {
+Worker::Posted Worker::post(const std::string& name, std::chrono::milliseconds limit, Task task, bool join) {
   std::lock_guard lock(mutex_);
-  if (running_ && running_->name() == name && !running_->should_stop()) return {running_, true};
+  if (join && running_ && running_->name() == name && !running_->should_stop()) return {running_, true};
   for (const auto& item : queue_)
-    if (item.job->name() == name) return {item.job, true};
+    if (join && item.job->name() == name) return {item.job, true};
   auto job = std::make_shared<core::Job>(name);
   if (stopping_) {
     job->request_stop("the daemon is stopping");

@@ -23,26 +23,32 @@ def test_health_ok_exits_0(daemon_factory):
     assert res.returncode == healthy_exit() and json.loads(res.stdout) == healthy_body()
 
 
-def test_health_degraded_exits_1_when_the_wal_outgrows_its_limit(daemon_factory):
+def test_health_degraded_exits_1_when_a_reader_pins_the_wal_far_past_its_limit(daemon_factory):
     d = daemon_factory(extra_args=["--wal-max-bytes", "1MiB"]).start().wait_ready()
     con = open_db(d.database)
     con.execute("PRAGMA wal_autocheckpoint=0")
     con.execute("CREATE TABLE filler (x BLOB)")
+    # A reader that keeps its snapshot: no checkpoint can reset the WAL behind it.
+    reader = open_db(d.database)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM filler").fetchone()
     con.execute("BEGIN")
-    for _ in range(80):
+    for _ in range(320):
         con.execute("INSERT INTO filler VALUES (randomblob(16384))")
     con.execute("COMMIT")
     wal = os.path.getsize(str(d.database) + "-wal")
-    assert wal > 1024 * 1024, wal
+    assert wal > 4 * 1024 * 1024, wal
     # The daemon refreshes sizes every 5 s.
     res = wait_until(lambda: (r := health(d.socket)).returncode == 1 and "wal: WAL is " in r.stdout and r, timeout=12,
                      interval=0.2, what="health degraded")
     assert res.stdout.startswith("SQLKEEPER DEGRADED - "), res.stdout
-    assert "1MiB" in res.stdout
+    assert "4x the limit of 1MiB: a reader is holding it" in res.stdout
     status, body = d.get_json("/health")
     assert status == 200 and body["status"] == "degraded" and set(body["checks"]) == {"wal"} | baseline_failing_checks()
     # and systemctl status says so too
     assert any(s.startswith("degraded;") for _, s in d.notify.all("STATUS"))
+    reader.execute("COMMIT")
+    reader.close()
     con.close()
 
 

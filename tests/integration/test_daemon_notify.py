@@ -19,8 +19,9 @@ def test_ready_comes_with_status_after_migrating(daemon_factory):
     d = daemon_factory().start()
     ready = d.notify.wait_for("READY", "1")
     before = [m for _, m in d.notify.messages[:ready]]
-    # While starting: EXTEND_TIMEOUT_USEC and a STATUS= line saying what is being done.
-    assert any("EXTEND_TIMEOUT_USEC" in m and int(m["EXTEND_TIMEOUT_USEC"]) > 0 for m in before)
+    # While starting: a STATUS= line saying what is being done. (A start this quick
+    # asks for no more time: EXTEND_TIMEOUT_USEC comes only while a long start-up
+    # makes progress, test_daemon_stop.py.)
     statuses = [m["STATUS"] for m in before if "STATUS" in m]
     assert any(s.startswith("migrating: ") for s in statuses), statuses
     assert any("0001_users_and_sessions" in s for s in statuses), statuses

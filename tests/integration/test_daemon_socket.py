@@ -12,7 +12,8 @@ def test_second_instance_on_the_same_socket_refuses_to_start(daemon_factory, tmp
     first = daemon_factory().start().wait_ready()
     notify = NotifyListener(tmp_path / "second-notify.sock")
     try:
-        res = run_cli("run", "--database", first.database, "--backup-dir", first.backups,
+        # Another database (one database, one daemon is test_daemon_stop.py's), the same socket.
+        res = run_cli("run", "--database", tmp_path / "other" / "app.db", "--backup-dir", first.backups,
                       "--socket", first.socket, "--migrations", first.migrations, timeout=20,
                       env={"NOTIFY_SOCKET": notify.path})
         assert res.returncode != 0

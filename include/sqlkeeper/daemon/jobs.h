@@ -23,12 +23,13 @@ struct Outcome {
   int sys_errno = 0;
 };
 
-// Posts `work` to the worker under `name` (joining a job of that name that is
-// already queued or running); `done` runs on `loop` with the outcome.
+// Posts `work` to the worker under `name` (with `join`, a job of that name that
+// is already queued or running is joined instead, and `done` is dropped); `done`
+// runs on `loop` with the outcome.
 template <class Result>
 Worker::Posted post_job(Worker& worker, boost::asio::io_context& loop, const std::string& name,
                         std::chrono::milliseconds limit, std::function<Result(core::Job&)> work,
-                        std::function<void(Outcome<Result>)> done) {
+                        std::function<void(Outcome<Result>)> done, bool join = true) {
   return worker.post(name, limit, [&loop, work = std::move(work), done = std::move(done)](core::Job& job) {
     Outcome<Result> outcome;
     try {
@@ -43,7 +44,7 @@ Worker::Posted post_job(Worker& worker, boost::asio::io_context& loop, const std
       outcome.error = e.what();
     }
     boost::asio::post(loop, [done, outcome = std::move(outcome)] { done(outcome); });
-  });
+  }, join);
 }
 
 }  // namespace sqlkeeper::daemon

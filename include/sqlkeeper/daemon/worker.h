@@ -32,7 +32,10 @@ class Worker {
     bool joined = false;  // true: a job of that name was already queued or running
   };
   // Queues `task` under `name`; it must be done within `limit` of its start.
-  Posted post(const std::string& name, std::chrono::milliseconds limit, Task task);
+  // With `join`, a job of that name already queued or running is returned instead
+  // and `task` is dropped; a caller that needs its own completion callback to run
+  // passes false (and does its own joining).
+  Posted post(const std::string& name, std::chrono::milliseconds limit, Task task, bool join = true);
 
   // The running job, or null when idle.
   std::shared_ptr<core::Job> running() const;
