@@ -1,5 +1,4 @@
 // `sqlkeeper backups [--json] [--no-checksum]`: what is in the backup folder.
-#include <ctime>
 #include <iomanip>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -15,15 +14,6 @@ namespace po = boost::program_options;
 
 namespace sqlkeeper::cli {
 namespace {
-
-std::string utc(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
 
 // "ok", "MISMATCH", "no sidecar" or "not checked".
 std::string checksum_state(const core::CatalogEntry& e, bool compute) {
@@ -54,7 +44,7 @@ int backups_command(const Invocation& inv) {
     const auto checksum = checksum_state(e, compute);
     all_good = all_good && e.verified() && checksum != "MISMATCH";
     list.push_back({{"file", e.file.string()},
-                    {"time", utc(e.name.at)},
+                    {"time", config::format_utc(e.name.at)},
                     {"age_seconds", std::chrono::duration_cast<std::chrono::seconds>(now - e.name.at).count()},
                     {"bytes", e.size},
                     {"label", e.name.label},

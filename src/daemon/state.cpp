@@ -15,15 +15,6 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
-std::string iso8601(std::chrono::system_clock::time_point t) {
-  const std::time_t tt = std::chrono::system_clock::to_time_t(t);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
-  char buf[32];
-  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-  return buf;
-}
-
 json checks_json(const std::vector<core::HealthCheck>& checks) {
   json out = json::object();
   for (const auto& c : checks) out[c.name] = {{"status", core::to_string(c.status)}, {"detail", c.detail}};
@@ -33,13 +24,13 @@ json checks_json(const std::vector<core::HealthCheck>& checks) {
 json quick_check_json(const DaemonState& state) {
   if (!state.quick_check) return nullptr;
   const auto& q = *state.quick_check;
-  json out = {{"time", iso8601(q.at)}, {"ok", q.ok}, {"duration_ms", q.duration.count()}};
+  json out = {{"time", config::format_utc(q.at)}, {"ok", q.ok}, {"duration_ms", q.duration.count()}};
   if (!q.ok) out["first_error"] = q.first_error;
   return out;
 }
 
 json optional_time(const std::optional<std::chrono::system_clock::time_point>& t) {
-  return t ? json(iso8601(*t)) : json(nullptr);
+  return t ? json(config::format_utc(*t)) : json(nullptr);
 }
 
 json checkpoint_json(const CheckpointSummary& c) {
@@ -88,7 +79,7 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
   json backup = nullptr;
   if (state.last_backup)
     backup = {{"file", state.last_backup->file},
-              {"time", iso8601(state.last_backup->at)},
+              {"time", config::format_utc(state.last_backup->at)},
               {"size_bytes", state.last_backup->size},
               {"verified", state.last_backup->verified}};
   json body = {
@@ -101,7 +92,7 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
       {"phase", core::to_string(state.phase)},
       {"status", core::to_string(report.status)},
       {"checks", checks_json(report.checks)},
-      {"started_at", iso8601(state.started_at)},
+      {"started_at", config::format_utc(state.started_at)},
       {"uptime_seconds", unix_seconds(now) - unix_seconds(state.started_at)},
       {"database",
        {{"path", state.database},
@@ -272,7 +263,7 @@ std::string status_line(const DaemonState& state, std::chrono::system_clock::tim
   if (!state.backup.last_failure.empty())
     line += "; last backup FAILED";
   else if (state.last_backup)
-    line += "; last backup " + iso8601(state.last_backup->at) + " (" + config::format_size(state.last_backup->size) +
+    line += "; last backup " + config::format_utc(state.last_backup->at) + " (" + config::format_size(state.last_backup->size) +
             ", " + std::to_string(state.backup.last_total.count()) + " ms, " +
             (state.last_backup->verified ? "verified" : "NOT verified") + ")";
   else

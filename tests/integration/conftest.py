@@ -562,3 +562,24 @@ def write_config(path, text):
     path = Path(path)
     path.write_text(text)
     return path
+
+
+# ---- the application's stand-in: tests/integration/writer.py in its own process ----
+
+WRITER = str(SOURCE_DIR / "tests" / "integration" / "writer.py")
+
+
+def start_writer(db, interval=0.001, table="ticks", busy_ms=5000):
+    """Starts writer.py committing one row every `interval` seconds into `table`."""
+    import sys
+    p = subprocess.Popen([sys.executable, WRITER, str(db), str(interval), str(busy_ms), table],
+                         stdout=subprocess.PIPE, text=True)
+    assert p.stdout.readline().strip() == "started"
+    return p
+
+
+def stop_writer(p):
+    """Stops a writer; returns its summary (committed, failures, p50/p99/max ms)."""
+    p.send_signal(signal.SIGTERM)
+    out, _ = p.communicate(timeout=60)
+    return json.loads(out.strip().splitlines()[-1])

@@ -4,15 +4,13 @@ damaged one is named and refused; a restore loads through SQLite so another
 process's open connection sees the restored data; nothing half-made is left."""
 import json
 import os
-import signal
 import subprocess
 import sys
 
 import pytest
 
-from conftest import BUNDLED_MIGRATIONS, SOURCE_DIR, migrate_cli, open_db, query, run_cli, wait_until
+from conftest import BUNDLED_MIGRATIONS, migrate_cli, open_db, query, run_cli, start_writer, stop_writer, wait_until
 
-WRITER = str(SOURCE_DIR / "tests" / "integration" / "writer.py")
 
 
 def setup_db(tmp_path, rows=0):
@@ -39,16 +37,6 @@ def backup_json(tmp_path):
     return json.loads(r.stdout)
 
 
-def start_writer(db, interval=0.001):
-    p = subprocess.Popen([sys.executable, WRITER, str(db), str(interval)], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "started"
-    return p
-
-
-def stop_writer(p):
-    p.send_signal(signal.SIGTERM)
-    out, _ = p.communicate(timeout=30)
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def test_a_backup_under_a_busy_writer_is_one_consistent_snapshot(tmp_path):

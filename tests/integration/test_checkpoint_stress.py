@@ -5,18 +5,13 @@ the workload of SQLite's WAL-reset race (a checkpoint on one connection while
 another commits the write that resets the WAL); with the fixed SQLite that
 sqlkeeper links, and its writer-lock-holding checkpoints, nothing is lost.
 SK_STRESS_SECONDS sets the duration (default 45)."""
-import json
 import os
-import signal
-import subprocess
-import sys
 import time
 
 import pytest
 
-from conftest import SOURCE_DIR, http_request, linked_sqlite, query
+from conftest import http_request, linked_sqlite, query, start_writer, stop_writer
 
-WRITER = str(SOURCE_DIR / "tests" / "integration" / "writer.py")
 SECONDS = float(os.environ.get("SK_STRESS_SECONDS", "45"))
 
 
@@ -27,10 +22,7 @@ def test_writers_and_checkpoints_lose_nothing(daemon_factory):
     writers = {}
     for n in range(3):
         table = f"w{n}"
-        p = subprocess.Popen([sys.executable, WRITER, str(d.database), "0", "10000", table], stdout=subprocess.PIPE,
-                             text=True)
-        assert p.stdout.readline().strip() == "started"
-        writers[table] = p
+        writers[table] = start_writer(d.database, 0, table, busy_ms=10000)
     end = time.monotonic() + SECONDS
     try:
         while time.monotonic() < end:
@@ -38,11 +30,7 @@ def test_writers_and_checkpoints_lose_nothing(daemon_factory):
             status, _, body = http_request(d.socket, "POST", "/checkpoint", timeout=30)
             assert status == 200, body
     finally:
-        summaries = {}
-        for table, p in writers.items():
-            p.send_signal(signal.SIGTERM)
-            out, _ = p.communicate(timeout=60)
-            summaries[table] = json.loads(out.strip().splitlines()[-1])
+        summaries = {table: stop_writer(p) for table, p in writers.items()}
     status = d.get_json("/status")[1]["checkpoint"]
     checkpoints = status["total"]
     assert checkpoints >= SECONDS / 2, status

@@ -7,21 +7,20 @@ import grp
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-from conftest import SOURCE_DIR, http_request, linked_sqlite, open_db, query, wait_until
+from conftest import (SOURCE_DIR, http_request, linked_sqlite, open_db, query, start_writer, stop_writer,
+                      wait_until)
 
 # Checkpoints are taken only with a SQLite that has the WAL-reset fix (the bundled
 # one); the SQLKEEPER_SYSTEM_SQLITE build runs the test that it takes none instead.
 needs_fix = pytest.mark.skipif(not linked_sqlite()["wal_reset_fix"],
                                reason="this build links a SQLite with the WAL-reset bug: sqlkeeper takes no checkpoints")
 
-WRITER = str(SOURCE_DIR / "tests" / "integration" / "writer.py")
 
 
 def post(d, target, timeout=30.0):
@@ -42,16 +41,6 @@ def fill(db, rows, pad=1000):
     con.close()
 
 
-def start_writer(db, interval=0.001):
-    p = subprocess.Popen([sys.executable, WRITER, str(db), str(interval)], stdout=subprocess.PIPE, text=True)
-    assert p.stdout.readline().strip() == "started"
-    return p
-
-
-def stop_writer(p):
-    p.send_signal(signal.SIGTERM)
-    out, _ = p.communicate(timeout=30)
-    return json.loads(out.strip().splitlines()[-1])
 
 
 def test_post_backup_takes_a_verified_backup_and_a_second_post_joins_it(daemon_factory):
@@ -121,8 +110,7 @@ def test_post_checkpoint_answers_with_its_result_and_a_pinning_reader_is_named(d
 def test_checkpoints_keep_the_wal_bounded_under_a_writer(daemon_factory):
     d = daemon_factory(extra_args=["--wal-max-bytes", "1MiB", "--checkpoint-interval", "1s"]).start().wait_ready()
     wal = d.database.with_name("app.db-wal")
-    writer = subprocess.Popen([sys.executable, WRITER, str(d.database), "0"], stdout=subprocess.PIPE, text=True)
-    assert writer.stdout.readline().strip() == "started"
+    writer = start_writer(d.database, 0)
     sizes = []
     try:
         wait_until(lambda: status_json(d)["checkpoint"]["total"] >= 3, 30, what="three checkpoints")

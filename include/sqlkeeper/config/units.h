@@ -36,6 +36,9 @@ struct TimeOfDay {
 std::optional<TimeOfDay> parse_time_of_day(std::string_view text);
 std::string format_time_of_day(TimeOfDay t);
 
+// A moment as ISO 8601 in UTC: "2026-11-24T03:00:00Z".
+std::string format_utc(std::chrono::system_clock::time_point t);
+
 // true/false, yes/no, on/off, 1/0.
 std::optional<bool> parse_bool(std::string_view text);
 
