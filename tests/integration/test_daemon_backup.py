@@ -198,3 +198,38 @@ def test_with_an_affected_sqlite_the_daemon_takes_no_checkpoint_and_says_why(dae
     assert "takes no checkpoints" in d.output()
     assert wal.stat().st_size >= size  # nobody reset it
     con.close()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
+def test_a_failed_backup_is_reported_keeps_the_old_ones_and_the_daemon_serves_on(daemon_factory, tmp_path):
+    d = daemon_factory()
+    d.backups.mkdir(parents=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(d.backups)], check=True)
+    try:
+        d.start().wait_ready()
+        fill(d.database, 2000)  # ~2 MB: fits
+        assert post(d, "/backup")[0] == 202
+        wait_until(lambda: status_json(d)["backups"]["last"] is not None, 60, what="the first backup")
+        first = status_json(d)["backups"]["last"]["file"]
+        con = open_db(d.database)  # now ~33 MB: a copy plus its margin no longer fits in what is left
+        con.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 30000) "
+                    "INSERT INTO bulk (pad) SELECT randomblob(1000) FROM c")
+        con.close()
+        assert post(d, "/backup")[0] == 202
+        wait_until(lambda: status_json(d)["backups"]["activity"]["last_failure"] is not None, 60,
+                   what="the backup to fail")
+        activity = status_json(d)["backups"]["activity"]
+        assert "not enough space for a backup in " + str(d.backups) in activity["last_failure"]
+        status, body = d.get_json("/health")
+        assert status == 200 and body["status"] == "degraded"
+        assert body["checks"]["backup"]["detail"].startswith("the last backup failed: not enough space")
+        # the older backup is intact and still the last good one; nothing half-made is left
+        assert status_json(d)["backups"]["last"]["file"] == first
+        assert query(first, "PRAGMA integrity_check") == [("ok",)]
+        names = sorted(p.name for p in d.backups.iterdir() if p.name != ".sqlkeeper.lock")
+        assert names == sorted([os.path.basename(first), os.path.basename(first) + ".sha256"])
+        assert "backup 2 failed: not enough space" in d.output()
+        assert d.get("/health/live")[0] == 200
+        d.stop()
+    finally:
+        subprocess.run(["umount", "-l", str(d.backups)], check=False)
