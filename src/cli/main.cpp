@@ -74,6 +74,8 @@ const std::vector<Command>& commands() {
        SIZE_MAX},
       {"restore", "restore (--latest|FILE) [--to PATH] [--force]", "verified restore, safe while the app has it open",
        restore_options, restore_command, 1},
+      {"prune", "prune [--dry-run] [--json]", "delete the backups the retention policy no longer keeps, saying why",
+       prune_options, prune_command},
   };
   return table;
 }

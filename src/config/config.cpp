@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "sqlkeeper/config/command.h"
 #include "sqlkeeper/error.h"
 
 namespace po = boost::program_options;
@@ -83,13 +84,6 @@ Apply bool_option(bool Config::*field) {
   };
 }
 
-Apply string_option(std::string Config::*field) {
-  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
-    c.*field = text;
-    return std::nullopt;
-  };
-}
-
 std::optional<std::string> apply_log_level(Config& c, const std::string& text) {
   static const char* const levels[] = {"trace", "debug", "info", "warning", "error", "critical", "off"};
   for (const char* level : levels) {
@@ -118,6 +112,25 @@ std::optional<std::string> apply_backup_at(Config& c, const std::string& text) {
   return std::nullopt;
 }
 
+std::optional<std::string> apply_backup_interval(Config& c, const std::string& text) {
+  if (text == "off" || text == "0") {
+    c.backup_interval = Duration{0};
+    return std::nullopt;
+  }
+  const auto d = parse_duration(text);
+  if (!d || *d < std::chrono::seconds(1) || *d > std::chrono::days(7))
+    return "off, or a duration from 1s to 7d such as 1h or 15min";
+  c.backup_interval = *d;
+  return std::nullopt;
+}
+
+std::optional<std::string> apply_post_backup_command(Config& c, const std::string& text) {
+  const auto words = split_command(text);
+  if (!words) return "a command line with balanced quotes, such as: /usr/bin/rclone copy %f remote:backups";
+  c.post_backup_command = *words;
+  return std::nullopt;
+}
+
 std::optional<std::string> apply_wal_max(Config& c, const std::string& text) {
   const auto s = parse_size(text);
   if (!s || *s < (1ULL << 20)) return "a size of at least 1MiB such as 64MiB or 1GB";
@@ -141,10 +154,24 @@ std::vector<OptionSpec> make_table() {
       {"backup-dir", "/var/lib/sqlkeeper/backups", "where backups are written", false,
        path_option(&Config::backup_dir)},
       {"backup-at", "03:00", "local time of day of the nightly backup (HH:MM)", true, apply_backup_at},
-      {"retention-days", "30", "backups older than this many days are pruned", true,
+      {"backup-interval", "off",
+       "also back up this often between the nightly backups, e.g. 1h or 15min (off: nightly only)", true,
+       apply_backup_interval},
+      {"retention-days", "30",
+       "backups older than this many days, counted from the newest verified backup, are pruned", true,
        int_option(&Config::retention_days, 1, 36500)},
       {"retention-min-count", "7", "the newest this many verified backups are never pruned", true,
        int_option(&Config::retention_min_count, 1, 10000)},
+      {"keep-hourly", "0", "also keep the newest backup of each of the newest this many hours that have one", true,
+       int_option(&Config::keep_hourly, 0, 100000)},
+      {"keep-daily", "0", "also keep the newest backup of each of the newest this many days that have one", true,
+       int_option(&Config::keep_daily, 0, 100000)},
+      {"keep-weekly", "0", "also keep the newest backup of each of the newest this many weeks that have one", true,
+       int_option(&Config::keep_weekly, 0, 100000)},
+      {"keep-monthly", "0", "also keep the newest backup of each of the newest this many months that have one", true,
+       int_option(&Config::keep_monthly, 0, 100000)},
+      {"keep-pre-migration", "5", "pre-migration (and pre-restore) copies kept, the newest first", true,
+       int_option(&Config::keep_pre_migration, 1, 10000)},
       {"checkpoint-interval", "5min", "how often the WAL is checkpointed", true,
        duration_option(&Config::checkpoint_interval, seconds(1), hours(24))},
       {"wal-max-bytes", "64MiB", "a WAL larger than this makes the health degraded", true, apply_wal_max},
@@ -159,8 +186,11 @@ std::vector<OptionSpec> make_table() {
        // SQLite gives -wal and -shm the database's mode: execute or setuid bits would spread.
        mode_option(&Config::file_mode, 0666, "0600")},
       {"log-level", "info", "trace, debug, info, warning, error, critical or off", true, apply_log_level},
-      {"post-backup-command", "", "command run after each new verified backup", true,
-       string_option(&Config::post_backup_command)},
+      {"post-backup-command", "",
+       "run after each new verified backup, without a shell; %f is the backup's path (else it comes last)", true,
+       apply_post_backup_command},
+      {"post-backup-timeout", "1h", "post-backup-command is stopped after this long and counts as failed", true,
+       duration_option(&Config::post_backup_timeout, seconds(1), days(1))},
       {"migrate-on-start", "true", "apply pending migrations before reporting ready", false,
        bool_option(&Config::migrate_on_start)},
       {"allow-out-of-order", "false", "apply a pending migration older than the newest applied one instead of refusing",
@@ -321,6 +351,12 @@ Loaded load(const std::map<std::string, std::string>& flags, const std::optional
     if (!find_option(name)) throw Error(ErrorCode::config, "--" + name + ": unknown option");
     loaded.settings[name] = Setting{value, "--" + name};
   }
+  // The application's own setting names the database when no sqlkeeper option
+  // does, so one EnvironmentFile= serves both units.
+  if (loaded.settings.count("database") == 0)
+    for (const auto& entry : env)
+      if (entry.rfind("DATABASE_PATH=", 0) == 0 && entry.size() > 14)
+        loaded.settings["database"] = Setting{entry.substr(14), "env DATABASE_PATH"};
   for (const auto& spec : option_table())
     loaded.settings.try_emplace(spec.name, Setting{spec.default_value, "default"});
   loaded.config = resolve(loaded.settings);

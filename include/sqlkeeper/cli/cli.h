@@ -57,5 +57,7 @@ boost::program_options::options_description verify_options();
 int verify_command(const Invocation&);
 boost::program_options::options_description restore_options();
 int restore_command(const Invocation&);
+boost::program_options::options_description prune_options();
+int prune_command(const Invocation&);
 
 }  // namespace sqlkeeper::cli

@@ -19,8 +19,14 @@ struct Config {
   std::filesystem::path migrations;
   std::filesystem::path backup_dir;
   TimeOfDay backup_at;
+  Duration backup_interval{};  // 0: nightly only
   int retention_days = 0;
   int retention_min_count = 0;
+  int keep_hourly = 0;
+  int keep_daily = 0;
+  int keep_weekly = 0;
+  int keep_monthly = 0;
+  int keep_pre_migration = 0;
   Duration checkpoint_interval{};
   std::uint64_t wal_max_bytes = 0;
   std::filesystem::path socket;
@@ -28,7 +34,8 @@ struct Config {
   std::string admin_group;
   unsigned file_mode = 0;
   std::string log_level;
-  std::string post_backup_command;
+  std::vector<std::string> post_backup_command;  // words; empty: none
+  Duration post_backup_timeout{};
   bool migrate_on_start = true;
   bool allow_out_of_order = false;
   Duration busy_timeout{};

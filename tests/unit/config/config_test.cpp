@@ -52,6 +52,44 @@ TEST(OptionTable, HasEveryOptionOfTheDesign) {
     EXPECT_NE(find_option(name), nullptr) << name;
 }
 
+TEST(Load, TheApplicationsDatabasePathNamesTheDatabaseWhenNoOptionDoes) {
+  auto loaded = load({}, std::nullopt, {"DATABASE_PATH=/srv/app/data/app.db"});
+  EXPECT_EQ(loaded.config.database, "/srv/app/data/app.db");
+  EXPECT_EQ(loaded.settings.at("database").source, "env DATABASE_PATH");
+  EXPECT_NE(describe(loaded.settings).find("# env DATABASE_PATH"), std::string::npos);
+  // Any sqlkeeper option wins over it.
+  loaded = load({}, std::nullopt, {"DATABASE_PATH=/srv/app/data/app.db", "SQLKEEPER_DATABASE=/x/y.db"});
+  EXPECT_EQ(loaded.config.database, "/x/y.db");
+  loaded = load({{"database", "/z.db"}}, std::nullopt, {"DATABASE_PATH=/srv/app/data/app.db"});
+  EXPECT_EQ(loaded.config.database, "/z.db");
+  // An empty one is no setting at all.
+  loaded = load({}, std::nullopt, {"DATABASE_PATH="});
+  EXPECT_EQ(loaded.settings.at("database").source, "default");
+}
+
+TEST(Load, ScheduleRetentionAndPostBackupOptions) {
+  auto loaded = load({{"backup-interval", "15min"},
+                      {"keep-hourly", "24"},
+                      {"keep-pre-migration", "3"},
+                      {"post-backup-command", "/usr/bin/rclone copy %f 'remote:db backups'"}},
+                     std::nullopt, {});
+  EXPECT_EQ(loaded.config.backup_interval, std::chrono::minutes(15));
+  EXPECT_EQ(loaded.config.keep_hourly, 24);
+  EXPECT_EQ(loaded.config.keep_pre_migration, 3);
+  EXPECT_EQ(loaded.config.post_backup_command,
+            (std::vector<std::string>{"/usr/bin/rclone", "copy", "%f", "remote:db backups"}));
+  loaded = load({}, std::nullopt, {});
+  EXPECT_EQ(loaded.config.backup_interval, std::chrono::milliseconds(0));
+  EXPECT_TRUE(loaded.config.post_backup_command.empty());
+  EXPECT_NE(error_of([] { load({{"post-backup-command", "rclone 'copy"}}, std::nullopt, {}); })
+                .find("option 'post-backup-command' from --post-backup-command: invalid value"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { load({{"backup-interval", "100ms"}}, std::nullopt, {}); }).find("off, or a duration"),
+            std::string::npos);
+  EXPECT_NE(error_of([] { load({{"keep-pre-migration", "0"}}, std::nullopt, {}); }).find("from 1 to"),
+            std::string::npos);
+}
+
 TEST(Load, DefaultsWhenNothingIsGiven) {
   const auto loaded = load({}, std::nullopt, {});
   EXPECT_EQ(loaded.config.database, "/var/lib/sqlkeeper/app.db");
@@ -227,7 +265,7 @@ TEST(Load, QuotedFileValuesLoseTheirQuotes) {
   EXPECT_EQ(loaded.config.log_level, "debug");
   EXPECT_EQ(loaded.config.admin_group, "");
   // Only quotes around the whole value are removed; a lone or inner quote stays.
-  EXPECT_EQ(loaded.config.post_backup_command, "\"rclone\" copy 'x'");
+  EXPECT_EQ(loaded.settings.at("post-backup-command").value, "\"rclone\" copy 'x'");
   EXPECT_EQ(loaded.config.socket, "\"/tmp/half.sock");
 }
 
@@ -235,7 +273,7 @@ TEST(Load, EnvironmentAndFlagValuesKeepTheirQuotes) {
   // The shell and systemd already removed the quotes of these; what is left is meant.
   const auto loaded = load({{"socket", "'/tmp/s.sock'"}}, std::nullopt, {"SQLKEEPER_POST_BACKUP_COMMAND=\"x\""});
   EXPECT_EQ(loaded.config.socket, "'/tmp/s.sock'");
-  EXPECT_EQ(loaded.config.post_backup_command, "\"x\"");
+  EXPECT_EQ(loaded.settings.at("post-backup-command").value, "\"x\"");
 }
 
 TEST(Load, ConfigFileMustBeARegularFile) {
