@@ -105,6 +105,12 @@ HealthCheck check_backup(const HealthInputs& in) {
   return {"backup", HealthStatus::ok, "last backup " + config::format_duration(age) + " ago"};
 }
 
+HealthCheck check_post_backup(const HealthInputs& in) {
+  if (!in.post_backup_failure.empty())
+    return {"post_backup", HealthStatus::degraded, "post-backup-command failed: " + in.post_backup_failure};
+  return {"post_backup", HealthStatus::ok, "no failure"};
+}
+
 HealthCheck check_disk(const HealthInputs& in) {
   if (!in.backup_free_bytes) return {"disk", HealthStatus::ok, "backup volume not checked"};
   // The next backup needs room for a full copy of the database.
@@ -128,7 +134,8 @@ HealthCheck check_sqlite(const HealthInputs& in) {
 HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
   report.checks = {check_schema(in),  check_database(in), check_integrity(in), check_database_volume(in),
-                   check_wal(in),     check_backup(in),   check_disk(in),      check_sqlite(in)};
+                   check_wal(in),     check_backup(in),   check_post_backup(in), check_disk(in),
+                   check_sqlite(in)};
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;
 }

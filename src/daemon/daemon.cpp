@@ -21,6 +21,7 @@
 #include "sqlkeeper/daemon/listen_socket.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/daemon/maintenance.h"
+#include "sqlkeeper/daemon/scheduler.h"
 #include "sqlkeeper/daemon/notifier.h"
 #include "sqlkeeper/daemon/startup.h"
 #include "sqlkeeper/daemon/state.h"
@@ -56,7 +57,8 @@ class Daemon {
         watchdog_(io_),
         extend_(io_),
         quick_check_(io_),
-        maintenance_(io_, worker_, state_, loaded_.config, env, [this] { notifier_.status(status_line(state_, env_.now())); }) {
+        maintenance_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
+        scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }) {
     const auto& c = loaded_.config;
     admin_policy_ = admin_policy(c.admin_group);
     state_.started_at = env_.now();
@@ -168,7 +170,10 @@ class Daemon {
     asio::co_spawn(io_, refresh_loop(), asio::detached);
     asio::co_spawn(io_, quick_check_loop(), asio::detached);
     maintenance_.start();
+    scheduler_.start();
   }
+
+  void status_changed() { notifier_.status(status_line(state_, env_.now())); }
 
   void on_start_failed(const std::string& message, ErrorCode code, int err) {
     if (stopping_) {
@@ -340,6 +345,7 @@ class Daemon {
       set_log_level(loaded_.config.log_level);
       admin_policy_ = admin_policy(loaded_.config.admin_group);
       state_.wal_max_bytes = loaded_.config.wal_max_bytes;
+      scheduler_.rearm();
       spdlog::info("configuration reloaded");
     } catch (const Error& e) {
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
@@ -366,6 +372,7 @@ class Daemon {
     extend_.cancel();
     quick_check_.cancel();
     maintenance_.stop();
+    scheduler_.stop();
     // The running job (a migration rolls back) stops at its next step.
     if (auto job = worker_.running()) job->request_stop("the daemon is stopping");
   }
@@ -383,6 +390,7 @@ class Daemon {
   Notifier notifier_;
   DaemonState state_;
   Maintenance maintenance_;
+  Scheduler scheduler_;
   AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;

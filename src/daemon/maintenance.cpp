@@ -186,6 +186,7 @@ void Maintenance::on_backup(const std::string& id, const Outcome<core::BackupRes
   state_.backup_count = 0;
   for (const auto& e : catalog.backups) state_.backup_count += e.finished() ? 1 : 0;
   changed_();
+  if (backup_done_) backup_done_(r);
 }
 
 }  // namespace sqlkeeper::daemon

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "sqlkeeper/config/units.h"
+#include "sqlkeeper/core/local_time.h"
 
 namespace sqlkeeper::daemon {
 namespace {
@@ -57,6 +58,34 @@ json backup_activity_json(const BackupActivity& b) {
           {"last_verify_ms", b.last_verify.count()},
           {"last_total_ms", b.last_total.count()},
           {"failures_total", b.failures_total}};
+}
+
+json schedule_json(const DaemonState& state) {
+  const auto& s = state.schedule;
+  const auto& p = state.prune;
+  const auto& c = state.post_backup;
+  json post = nullptr;
+  if (c.configured)
+    post = {{"running", c.running},
+            {"file", c.file.empty() ? json(nullptr) : json(c.file)},
+            {"last_finished", optional_time(c.last_finished)},
+            {"last_ok", c.last_ok},
+            {"last_outcome", c.last_outcome.empty() ? json(nullptr) : json(c.last_outcome)},
+            {"last_output", c.last_output},
+            {"last_duration_ms", c.last_duration.count()},
+            {"runs_total", c.runs_total},
+            {"failures_total", c.failures_total}};
+  return {{"next", optional_time(s.next_at)},
+          {"next_why", s.next_why.empty() ? json(nullptr) : json(s.next_why)},
+          {"failures_since_success", s.failures_since_success},
+          {"prune",
+           {{"last_run", optional_time(p.last_run)},
+            {"deleted", p.deleted},
+            {"kept", p.kept},
+            {"held", p.held.empty() ? json(nullptr) : json(p.held)},
+            {"error", p.error.empty() ? json(nullptr) : json(p.error)},
+            {"deleted_total", p.deleted_total}}},
+          {"post_backup_command", post}};
 }
 
 HttpResponse health(const DaemonState& state, std::chrono::system_clock::time_point now) {
@@ -114,6 +143,7 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
         {"count", state.backup_count},
         {"last", backup},
         {"activity", backup_activity_json(state.backup)},
+        {"schedule", schedule_json(state)},
         {"free_bytes", state.backup_free_bytes ? json(*state.backup_free_bytes) : json(nullptr)}}},
       {"checkpoint", checkpoint_json(state.checkpoint)},
       {"worker", state.worker_job.empty() ? json(nullptr) : json(state.worker_job)},
@@ -191,6 +221,17 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
   if (state.last_backup)
     metric(out, "sqlkeeper_last_backup_size_bytes", "gauge", "Size of the newest finished backup.",
            std::to_string(state.last_backup->size));
+  if (state.schedule.next_at)
+    metric(out, "sqlkeeper_next_backup_timestamp_seconds", "gauge", "When the next scheduled backup is due.",
+           std::to_string(unix_seconds(*state.schedule.next_at)));
+  metric(out, "sqlkeeper_backups_pruned_total", "counter", "Backups deleted by the retention policy.",
+         std::to_string(state.prune.deleted_total));
+  if (state.post_backup.configured) {
+    metric(out, "sqlkeeper_post_backup_command_runs_total", "counter", "Runs of post-backup-command.",
+           std::to_string(state.post_backup.runs_total));
+    metric(out, "sqlkeeper_post_backup_command_failures_total", "counter", "Runs of post-backup-command that failed.",
+           std::to_string(state.post_backup.failures_total));
+  }
   metric(out, "sqlkeeper_watchdog_pings_total", "counter", "Watchdog pings sent to systemd.",
          std::to_string(state.watchdog_pings));
   metric(out, "sqlkeeper_http_requests_total", "counter", "Requests answered on the health socket.",
@@ -222,6 +263,10 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
     in.quick_check_error = state.quick_check->first_error;
   }
   in.last_backup_failure = state.backup.last_failure;
+  in.backup_interval = state.schedule.expected_interval;
+  if (!state.post_backup.last_ok)
+    in.post_backup_failure = state.post_backup.last_outcome + " for " + state.post_backup.file +
+                             (state.post_backup.last_output.empty() ? "" : ": " + state.post_backup.last_output.back());
   in.checkpoint_note = state.checkpoint.last_failure;
   in.sqlite = state.sqlite;
   return in;
@@ -268,6 +313,8 @@ std::string status_line(const DaemonState& state, std::chrono::system_clock::tim
             (state.last_backup->verified ? "verified" : "NOT verified") + ")";
   else
     line += "; no backup yet";
+  if (state.schedule.next_at) line += "; next " + core::format_local(*state.schedule.next_at);
+  if (!state.post_backup.last_ok) line += "; post-backup-command FAILED";
   return line;
 }
 

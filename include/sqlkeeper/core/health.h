@@ -41,6 +41,8 @@ struct HealthInputs {
   std::string quick_check_error;
   // The last backup attempt's error, kept until a backup succeeds.
   std::string last_backup_failure;
+  // Why the last post-backup-command failed; empty when it succeeded or is not set.
+  std::string post_backup_failure;
   // Why the last checkpoint did not complete (e.g. a reader holds the WAL).
   std::string checkpoint_note;
   // The linked SQLite: without the WAL-reset fix sqlkeeper takes no checkpoints.

@@ -59,6 +59,37 @@ struct BackupActivity {
   std::uint64_t next_id = 1;
 };
 
+// The next scheduled backup (core/schedule) and the failures it backs off from.
+struct ScheduleSummary {
+  std::optional<std::chrono::system_clock::time_point> next_at;
+  std::string next_why;
+  int failures_since_success = 0;
+  // How often a backup is expected: backup-interval, else a day (health's "too old").
+  std::chrono::seconds expected_interval{std::chrono::hours(24)};
+};
+
+struct PruneSummary {
+  std::optional<std::chrono::system_clock::time_point> last_run;
+  std::size_t deleted = 0;
+  std::size_t kept = 0;
+  std::string held;   // why the last run deleted nothing on purpose
+  std::string error;  // why the last run failed
+  std::uint64_t deleted_total = 0;
+};
+
+struct PostBackupSummary {
+  bool configured = false;
+  bool running = false;
+  std::string file;
+  std::optional<std::chrono::system_clock::time_point> last_finished;
+  bool last_ok = true;
+  std::string last_outcome;
+  std::vector<std::string> last_output;
+  std::chrono::milliseconds last_duration{};
+  std::uint64_t runs_total = 0;
+  std::uint64_t failures_total = 0;
+};
+
 struct QuickCheckSummary {
   std::chrono::system_clock::time_point at;
   bool ok = false;
@@ -84,6 +115,9 @@ struct DaemonState {
   BackupActivity backup;
   std::optional<BackupSummary> last_backup;
   int backup_count = 0;
+  ScheduleSummary schedule;
+  PruneSummary prune;
+  PostBackupSummary post_backup;
   SchemaSummary schema;
   std::string worker_job;
   std::uint64_t watchdog_pings = 0;

@@ -166,5 +166,14 @@ TEST(NagiosExitCode, FollowsPluginConvention) {
   EXPECT_EQ(nagios_exit_code(HealthStatus::failing), 2);
 }
 
+TEST(EvaluateHealth, AFailedPostBackupCommandIsDegradedWithWhy) {
+  auto in = healthy();
+  in.post_backup_failure = "exit status 3 for /b/app-x.db: rclone: no such remote";
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::degraded);
+  EXPECT_EQ(check(r, "post_backup").detail,
+            "post-backup-command failed: exit status 3 for /b/app-x.db: rclone: no such remote");
+}
+
 }  // namespace
 }  // namespace sqlkeeper::core
