@@ -19,8 +19,9 @@ run_packages=(curl)
 # systemd: systemd-socket-activate for the socket activation test (not installed on
 # minimal systems and containers, where that test would otherwise be skipped).
 # debootstrap, systemd-container: the end-to-end tests boot a Debian 12 container
-# with systemd-nspawn (tests/systemd).
-test_packages=(python3 python3-pytest sqlite3 curl make systemd debootstrap systemd-container)
+# with systemd-nspawn (tests/systemd). tzdata: the schedule's tests use real zones
+# (Europe/Berlin, America/New_York) for daylight-saving changes.
+test_packages=(python3 python3-pytest sqlite3 curl make systemd debootstrap systemd-container tzdata)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
