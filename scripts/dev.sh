@@ -5,6 +5,8 @@
 #                         every test, then again under ASan+UBSan, then again linked
 #                         with the system SQLite instead of the bundled one
 #   scripts/dev.sh build  install what is missing and build only
+#   scripts/dev.sh bench  install what is missing, build, and run bench/bench.py
+#                         (its options follow, e.g. --size-mib 64)
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -107,13 +109,20 @@ case "${1:-}" in
     build build-sanitize -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
     # systemd-e2e ran above: it tests the package, not the sanitizer build.
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      ctest --output-on-failure -j "$jobs" -E '^systemd-e2e$')
+      ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|bench-guard)$')
     # Against Debian's own SQLite (3.40.1, with the WAL-reset bug), so that path keeps working.
     build build-system-sqlite -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SYSTEM_SQLITE=ON
-    (cd build-system-sqlite && ctest --output-on-failure -j "$jobs" -E '^systemd-e2e$')
+    (cd build-system-sqlite && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|bench-guard)$')
+    ;;
+  bench)
+    # python3-matplotlib: the PNG plots beside the results.
+    ensure_packages "${build_packages[@]}" python3 sqlite3 python3-matplotlib
+    build build
+    shift
+    /usr/bin/python3 bench/bench.py --binary build/sqlkeeper "$@"
     ;;
   *)
-    echo "usage: scripts/dev.sh run|test|build" >&2
+    echo "usage: scripts/dev.sh run|test|build|bench [bench.py options]" >&2
     exit 64
     ;;
 esac

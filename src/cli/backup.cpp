@@ -1,5 +1,6 @@
 // `sqlkeeper backup [--json]`: a verified backup now, in this process, with or
 // without a running daemon (the folder's lock keeps it to one at a time).
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -33,6 +34,16 @@ core::BackupOptions backup_options_for(const config::Config& c) {
   return options;
 }
 
+// This process's peak resident size (VmHWM), for benchmarks: the copy must not
+// grow with the database.
+std::uint64_t peak_rss_bytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoull(line.substr(6)) * 1024;
+  return 0;
+}
+
 nlohmann::json backup_json(const core::BackupResult& r) {
   return {{"file", r.file.string()},
           {"sidecar", r.sidecar.string()},
@@ -42,10 +53,12 @@ nlohmann::json backup_json(const core::BackupResult& r) {
           {"page_size", r.page_size},
           {"schema_version", r.schema_version},
           {"verified", r.verified},
+          {"copy_method", r.copy_method},
           {"copy_ms", r.copy.count()},
           {"verify_ms", r.verify.count()},
           {"total_ms", r.total.count()},
-          {"checkpoint_note", r.checkpoint_note}};
+          {"checkpoint_note", r.checkpoint_note},
+          {"peak_rss_bytes", peak_rss_bytes()}};
 }
 
 }  // namespace

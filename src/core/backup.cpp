@@ -4,6 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <future>
+#include <optional>
+
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/checkpoint.h"
 #include "sqlkeeper/core/database.h"
@@ -75,6 +78,29 @@ void ensure_backup_dir(const std::filesystem::path& dir) {
   if (::chmod(dir.c_str(), 0700) != 0) throw system_error("chmod backup folder " + dir.string(), errno);
 }
 
+// Starts a read transaction on `db` whose snapshot is the database file alone,
+// and says whether it could: under a write lock held by a second connection (so
+// nothing commits meanwhile), a passive checkpoint must copy every frame of the
+// WAL into the file before the read begins. On false, `db` is left outside any
+// transaction and the copy goes page by page.
+bool begin_snapshot_of_the_file(sqlite::Connection& db, Job& job, Ms busy_wait) {
+  sqlite::Connection gate(db.path(), SQLITE_OPEN_READWRITE, busy_wait);
+  sqlite3_db_config(gate.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  JobScope scope(gate, job, busy_wait);
+  scope.busy_until(Job::Clock::now() + busy_wait);
+  if (sqlite3_exec(gate.handle(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
+  int log = 0;
+  int done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  const bool all_in_the_file = rc == SQLITE_OK && log == done;
+  if (all_in_the_file) {
+    db.exec("BEGIN");
+    db.query_int64("SELECT count(*) FROM sqlite_schema");  // the snapshot begins at the first read
+  }
+  sqlite3_exec(gate.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+  return all_in_the_file;
+}
+
 BackupResult take_backup(sqlite::Connection& source, const BackupOptions& options, Env& env, Job& job) {
   const auto started = std::chrono::steady_clock::now();
   const auto& dir = options.dir;
@@ -87,28 +113,50 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   check_free_space(database, dir, env);
 
   BackupResult result;
-  if (options.checkpoint_first) {
-    const auto c = checkpoint_database(database, job, options.checkpoint_busy_wait, options.journal_size_limit);
-    if (!c.complete) {
-      result.checkpoint_note = "checkpoint skipped: " + c.note;
-      spdlog::info("backup of {}: {}", database.string(), result.checkpoint_note);
-    }
-  }
-  job.check("starting the copy");
   result.at = env.now();
   const auto name = free_name(dir, stem, result.at, options.label);
   result.file = dir / name;
   result.sidecar = dir / (name + ".sha256");
   const auto tmp = dir / (name + ".tmp");
+
+  // The checkpoint and the copy share a connection; then, for a moment, a second
+  // connection holds the write lock while a passive checkpoint copies what was
+  // committed since and the copy's snapshot begins. With every frame of the WAL
+  // in the database file and no commit possible in between, the snapshot is the
+  // file itself, and it can be copied whole (core/snapshot.h). The applications'
+  // writers wait that moment (a millisecond or so) in their busy handlers.
+  std::optional<sqlite::Connection> checkpointed;
+  sqlite::Connection* from = &source;
+  bool whole_file = false;
+  if (options.checkpoint_first) {
+    checkpointed.emplace(database, SQLITE_OPEN_READWRITE, options.checkpoint_busy_wait);
+    sqlite3_db_config(checkpointed->handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+    const auto c = checkpoint_on(*checkpointed, job, options.checkpoint_busy_wait, options.journal_size_limit);
+    if (!c.complete) {
+      result.checkpoint_note = "checkpoint skipped: " + c.note;
+      spdlog::info("backup of {}: {}", database.string(), result.checkpoint_note);
+    }
+    from = &*checkpointed;
+    whole_file = begin_snapshot_of_the_file(*checkpointed, job, options.checkpoint_busy_wait);
+  }
+  job.check("starting the copy");
   bool published = false;
   try {
     const auto copy_started = std::chrono::steady_clock::now();
-    const auto info = copy_database(source, tmp, job);
+    const auto info = copy_database(*from, tmp, job, whole_file);
+    if (checkpointed && checkpointed->in_transaction()) checkpointed->exec("ROLLBACK");
+    checkpointed.reset();
     env.fsync_file(tmp);
     result.copy = since(copy_started);
+    result.copy_method = info.method;
 
     const auto verify_started = std::chrono::steady_clock::now();
+    // A copy hashed on its way in needs no second read for its checksum; a copy
+    // made page by page is hashed beside the integrity check, on the other core.
+    std::future<std::string> hashing;
+    if (info.sha256.empty()) hashing = std::async(std::launch::async, [&tmp, &job] { return sha256_file(tmp, &job); });
     const auto check = check_database(tmp, CheckDepth::full, job, Ms(0));
+    result.sha256 = hashing.valid() ? hashing.get() : info.sha256;
     if (!check.ok)
       throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " failed its integrity check: " + check.first_error);
     std::string digest;
@@ -127,8 +175,6 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
                                          std::to_string(info.pages) + (digest != info.schema_digest
                                                                            ? ", and its schema differs"
                                                                            : ""));
-    job.check("checksumming the copy");
-    result.sha256 = sha256_file(tmp);
     result.bytes = std::filesystem::file_size(tmp);
     result.verify = since(verify_started);
     result.verified = true;
@@ -149,6 +195,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
         {"sqlite", sqlite3_libversion()},
         {"copy_ms", std::to_string(result.copy.count())},
         {"verify_ms", std::to_string(result.verify.count())},
+        {"copy_method", result.copy_method},
         {"verified", "ok"},
         {"schema_sha256", digest},
         {"verification", "integrity_check ok; page count and schema equal the snapshot's"},

@@ -18,18 +18,31 @@ bool checkpoints_allowed() {
 
 CheckpointResult checkpoint_database(const std::filesystem::path& database, Job& job,
                                      std::chrono::milliseconds busy_wait, std::uint64_t journal_size_limit) {
+  sqlite::Connection db(database, SQLITE_OPEN_READWRITE, busy_wait);
+  return checkpoint_on(db, job, busy_wait, journal_size_limit);
+}
+
+CheckpointResult checkpoint_on(sqlite::Connection& db, Job& job, std::chrono::milliseconds busy_wait,
+                               std::uint64_t journal_size_limit) {
   const auto started = std::chrono::steady_clock::now();
+  const auto& database = db.path();
   CheckpointResult result;
   result.wal_bytes_before = file_sizes(database).wal;
-  sqlite::Connection db(database, SQLITE_OPEN_READWRITE, busy_wait);
   db.exec("PRAGMA journal_size_limit=" + std::to_string(journal_size_limit));
   JobScope scope(db, job, busy_wait);
   // Opens the database file and its WAL: until a first read the connection does
   // not know it is in WAL mode, and a checkpoint would report "not in WAL mode".
   db.query_int64("SELECT count(*) FROM sqlite_schema");
-  scope.busy_until(Job::Clock::now() + busy_wait);
   int log = 0;
   int done = 0;
+  // First a passive pass, which copies the WAL into the database while the
+  // applications go on writing; then TRUNCATE, which holds their writers off, but
+  // only for what they committed meanwhile, and empties the WAL. The passive pass
+  // is safe only because the linked SQLite has the WAL-reset fix: on an affected
+  // library sqlkeeper takes no checkpoints at all (checkpoints_allowed()).
+  if (checkpoints_allowed()) sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  job.check("checkpointing " + database.string());
+  scope.busy_until(Job::Clock::now() + busy_wait);
   const int rc = sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
   job.check("checkpointing " + database.string());
   if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) db.check(rc, "checkpoint");

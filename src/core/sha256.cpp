@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <memory>
 
+#include "sqlkeeper/core/job.h"
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
 
@@ -48,12 +49,13 @@ std::string sha256_hex(std::string_view data) {
   return finish(ctx.get());
 }
 
-std::string sha256_file(const std::filesystem::path& path) {
+std::string sha256_file(const std::filesystem::path& path, const Job* job) {
   Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd) throw system_error("open " + path.string() + " to hash", errno);
   auto ctx = new_context();
   std::array<char, 1 << 16> buf{};
   for (;;) {
+    if (job) job->check("checksumming " + path.string());
     const auto n = ::read(fd.get(), buf.data(), buf.size());
     if (n == 0) break;
     if (n < 0) {
@@ -64,5 +66,16 @@ std::string sha256_file(const std::filesystem::path& path) {
   }
   return finish(ctx.get());
 }
+
+void Sha256::Free::operator()(evp_md_ctx_st* ctx) const { EVP_MD_CTX_free(ctx); }
+
+Sha256::Sha256() : ctx_(new_context().release()) {}
+Sha256::~Sha256() = default;
+Sha256::Sha256(Sha256&&) noexcept = default;
+Sha256& Sha256::operator=(Sha256&&) noexcept = default;
+
+void Sha256::update(const void* data, std::size_t size) { EVP_DigestUpdate(ctx_.get(), data, size); }
+
+std::string Sha256::hex_digest() { return finish(ctx_.get()); }
 
 }  // namespace sqlkeeper::core

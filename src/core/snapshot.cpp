@@ -4,8 +4,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <ctime>
+#include <vector>
 
 #include "sqlkeeper/core/integrity.h"
 #include "sqlkeeper/core/sha256.h"
@@ -17,6 +19,9 @@ namespace {
 
 constexpr unsigned kBackupMode = 0600;  // backups stay owner-only whatever file-mode says
 constexpr int kCopyStepPages = 1024;
+// Large enough that a read and a write per chunk cost nothing next to the data,
+// small enough to stay out of the resident size.
+constexpr std::size_t kCopyChunkBytes = 1 << 20;
 
 struct BackupHandle {
   sqlite3_backup* b;
@@ -36,32 +41,71 @@ std::string snapshot_name(const std::string& stem, std::chrono::system_clock::ti
   return stem + "-" + buf + (label.empty() ? "" : "-" + label) + ".db";
 }
 
-CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Job& job) {
-  {
-    // Created here, owner-only, and never through a link someone planted at the name.
-    Fd fd(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kBackupMode));
-    if (!fd) throw system_error("create " + target.string(), errno);
-  }
-  sqlite::Connection dest(target, SQLITE_OPEN_READWRITE, std::chrono::milliseconds(0));
-  // One read transaction on the source across all steps: the copy is of that one
-  // snapshot, so a writer in another process never makes it start over (without
-  // it, every commit restarts the copy and under a busy writer it never ends).
-  // Readers do not block writers in WAL mode, so the application goes on.
-  const bool own_transaction = !source.in_transaction();
-  if (own_transaction) source.exec("BEGIN");
-  CopyInfo info;
-  // Read inside the transaction: these describe exactly the snapshot copied.
-  info.schema_version = source.query_int64("PRAGMA schema_version").value_or(0);
-  info.pages = source.query_int64("PRAGMA page_count").value_or(0);
-  info.page_size = source.query_int64("PRAGMA page_size").value_or(0);
-  info.schema_digest = schema_digest(source);
-  struct EndRead {
-    sqlite::Connection& db;
-    bool active;
-    ~EndRead() {
-      if (active) sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+namespace {
+
+// Inside a read transaction, a missing or empty -wal means the transaction's
+// snapshot is the database file alone: the WAL can only become empty again by a
+// TRUNCATE checkpoint, which waits for every reader of the WAL, and the one
+// reader that reads no WAL blocks every checkpoint from writing into the file
+// (it needs that reader's lock). So while the transaction lasts, the file's
+// bytes are the snapshot. stat() only: never a descriptor on the live files.
+bool snapshot_is_the_file(const std::filesystem::path& database) {
+  struct stat st {};
+  const auto wal = database.string() + "-wal";
+  if (::stat(wal.c_str(), &st) != 0) return errno == ENOENT;
+  return st.st_size == 0;
+}
+
+void write_all(int fd, const unsigned char* data, std::size_t size, const std::filesystem::path& target) {
+  while (size > 0) {
+    const auto n = ::write(fd, data, size);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw system_error("write " + target.string(), errno);
     }
-  } end_read{source, own_transaction};
+    data += n;
+    size -= static_cast<std::size_t>(n);
+  }
+}
+
+// The file's bytes, read through SQLite's own descriptor of it (a descriptor of
+// ours, once closed, would drop SQLite's locks), hashed as they pass.
+void copy_file_bytes(sqlite::Connection& source, int out, const std::filesystem::path& target, const CopyInfo& info,
+                     Job& job, std::string& sha256) {
+  sqlite3_file* file = nullptr;
+  if (sqlite3_file_control(source.handle(), "main", SQLITE_FCNTL_FILE_POINTER, &file) != SQLITE_OK || !file ||
+      !file->pMethods)
+    throw Error(ErrorCode::internal, "no file handle for " + source.path().string());
+  const auto page_size = static_cast<std::size_t>(info.page_size);
+  const auto total = static_cast<std::uint64_t>(info.pages);
+  const std::size_t pages_per_chunk = std::max<std::size_t>(1, kCopyChunkBytes / page_size);
+  std::vector<unsigned char> buffer(pages_per_chunk * page_size);
+  Sha256 hash;
+  for (std::uint64_t done = 0; done < total;) {
+    job.check("copying " + source.path().string());
+    const auto pages = std::min<std::uint64_t>(pages_per_chunk, total - done);
+    const auto bytes = static_cast<int>(pages * page_size);
+    const auto offset = static_cast<sqlite3_int64>(done * page_size);
+    const int rc = file->pMethods->xRead(file, buffer.data(), bytes, offset);
+    if (rc != SQLITE_OK)
+      throw Error(ErrorCode::sqlite, "read " + source.path().string() + " at byte " + std::to_string(offset) + ": " +
+                                         sqlite3_errstr(rc), rc);
+    if (done == 0) {
+      // File format bytes: 1 for a rollback journal (2 is WAL). A published copy
+      // is one self-contained file, never a database that wants a -wal beside it.
+      buffer[18] = 1;
+      buffer[19] = 1;
+    }
+    hash.update(buffer.data(), static_cast<std::size_t>(bytes));
+    write_all(out, buffer.data(), static_cast<std::size_t>(bytes), target);
+    done += pages;
+    job.set_progress(done, total);
+  }
+  sha256 = hash.hex_digest();
+}
+
+void copy_pages(sqlite::Connection& source, const std::filesystem::path& target, Job& job) {
+  sqlite::Connection dest(target, SQLITE_OPEN_READWRITE, std::chrono::milliseconds(0));
   BackupHandle handle{sqlite3_backup_init(dest.handle(), "main", source.handle(), "main")};
   if (!handle.b) dest.check(sqlite3_errcode(dest.handle()), "start backup of " + source.path().string());
   int rc = SQLITE_OK;
@@ -81,6 +125,42 @@ CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& 
   dest.check(finish_rc, "finish copy to " + target.string());
   // A published copy is one self-contained file: no -wal beside it.
   dest.exec("PRAGMA journal_mode=DELETE");
+}
+
+}  // namespace
+
+CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Job& job,
+                       bool snapshot_is_file) {
+  // Created here, owner-only, and never through a link someone planted at the name.
+  Fd out(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kBackupMode));
+  if (!out) throw system_error("create " + target.string(), errno);
+  // One read transaction on the source across the whole copy: the copy is of that
+  // one snapshot, so a writer in another process never makes it start over
+  // (without it, every commit restarts a page-by-page copy, and under a busy
+  // writer it never ends). Readers do not block writers in WAL mode.
+  const bool own_transaction = !source.in_transaction();
+  if (own_transaction) source.exec("BEGIN");
+  CopyInfo info;
+  // Read inside the transaction (the first read starts it): these describe exactly the snapshot copied.
+  info.schema_version = source.query_int64("PRAGMA schema_version").value_or(0);
+  info.pages = source.query_int64("PRAGMA page_count").value_or(0);
+  info.page_size = source.query_int64("PRAGMA page_size").value_or(0);
+  info.schema_digest = schema_digest(source);
+  struct EndRead {
+    sqlite::Connection& db;
+    bool active;
+    ~EndRead() {
+      if (active) sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
+    }
+  } end_read{source, own_transaction};
+  if (info.page_size > 0 && (snapshot_is_file || snapshot_is_the_file(source.path()))) {
+    info.method = "file";
+    copy_file_bytes(source, out.get(), target, info, job, info.sha256);
+  } else {
+    out.reset();
+    info.method = "pages";
+    copy_pages(source, target, job);
+  }
   return info;
 }
 

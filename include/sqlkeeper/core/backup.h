@@ -37,6 +37,7 @@ struct BackupResult {
   std::int64_t page_size = 0;
   std::int64_t schema_version = 0;
   bool verified = false;
+  std::string copy_method;      // "file" or "pages" (core/snapshot.h)
   std::string checkpoint_note;  // empty when the checkpoint completed or was not asked for
   std::chrono::system_clock::time_point at;
   std::chrono::milliseconds copy{};

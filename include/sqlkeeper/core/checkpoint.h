@@ -15,6 +15,7 @@
 #include <string>
 
 #include "sqlkeeper/core/job.h"
+#include "sqlkeeper/sqlite/connection.h"
 
 namespace sqlkeeper::core {
 
@@ -36,5 +37,9 @@ bool checkpoints_allowed();
 // Throws Error when it cannot run at all (missing file, stopped).
 CheckpointResult checkpoint_database(const std::filesystem::path& database, Job& job,
                                      std::chrono::milliseconds busy_wait, std::uint64_t journal_size_limit);
+// The same on an open read-write connection (not in a transaction), which a
+// backup then reads from at once, before a writer can grow the WAL again.
+CheckpointResult checkpoint_on(sqlite::Connection& db, Job& job, std::chrono::milliseconds busy_wait,
+                               std::uint64_t journal_size_limit);
 
 }  // namespace sqlkeeper::core
