@@ -336,13 +336,16 @@ def section_impact(args, report, db, work):
     # docs/operations.md recommends, so the checkpoint is sqlkeeper's).
     d = Daemon(args.binary, work, db, "impact", extra=["--checkpoint-interval", "24h", "--wal-max-bytes", "4GiB"])
     con = sqlite3.connect(str(db), isolation_level=None)
-    con.execute("PRAGMA wal_autocheckpoint=0")
-    con.execute("UPDATE bulk SET pad = randomblob(950) WHERE i <= ?", (min(256, args.size_mib // 2) * 1024,))
-    con.close()
-    wal_before = os.path.getsize(str(db) + "-wal")
-    during_ckpt, ckpt = with_writer(db, lambda: d.request("POST", "/checkpoint"), autocheckpoint=0,
-                                    series=work / "ckpt.series")
-    d.stop()
+    try:
+        con.execute("PRAGMA wal_autocheckpoint=0")
+        con.execute("UPDATE bulk SET pad = randomblob(950) WHERE i <= ?", (min(256, args.size_mib // 2) * 1024,))
+        # Kept open until the checkpoint is done: the last connection to close would checkpoint itself.
+        wal_before = os.path.getsize(str(db) + "-wal")
+        during_ckpt, ckpt = with_writer(db, lambda: d.request("POST", "/checkpoint"), autocheckpoint=0,
+                                        series=work / "ckpt.series")
+    finally:
+        con.close()
+        d.stop()
     rows = [["idle", idle], ["sqlkeeper backup", during_sk]]
     rows.append(["sqlite3 .backup" + ("" if cli else " (**did not finish in 60 s**: it restarts at every commit)"),
                  during_cli])

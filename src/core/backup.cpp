@@ -7,6 +7,7 @@
 #include <future>
 #include <optional>
 
+#include "sqlkeeper/core/background_priority.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/checkpoint.h"
 #include "sqlkeeper/core/database.h"
@@ -142,42 +143,46 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   job.check("starting the copy");
   bool published = false;
   try {
-    const auto copy_started = std::chrono::steady_clock::now();
-    const auto info = copy_database(*from, tmp, job, whole_file);
-    if (checkpointed && checkpointed->in_transaction()) checkpointed->exec("ROLLBACK");
-    checkpointed.reset();
-    env.fsync_file(tmp);
-    result.copy = since(copy_started);
-    result.copy_method = info.method;
-
-    const auto verify_started = std::chrono::steady_clock::now();
-    // A copy hashed on its way in needs no second read for its checksum; a copy
-    // made page by page is hashed beside the integrity check, on the other core.
-    std::future<std::string> hashing;
-    if (info.sha256.empty()) hashing = std::async(std::launch::async, [&tmp, &job] { return sha256_file(tmp, &job); });
-    const auto check = check_database(tmp, CheckDepth::full, job, Ms(0));
-    result.sha256 = hashing.valid() ? hashing.get() : info.sha256;
-    if (!check.ok)
-      throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " failed its integrity check: " + check.first_error);
+    // The copy and its verification, at background priority (core/background_priority.h).
+    CopyInfo info;
     std::string digest;
-    {
-      sqlite::Connection copy(tmp, SQLITE_OPEN_READONLY, Ms(0));
-      result.pages = copy.query_int64("PRAGMA page_count").value_or(-1);
-      result.page_size = copy.query_int64("PRAGMA page_size").value_or(-1);
-      digest = schema_digest(copy);
-    }
-    // The backup API gives the copy a schema cookie of its own, so the schema
-    // itself is compared, by digest.
-    result.schema_version = info.schema_version;
-    if (result.pages != info.pages || digest != info.schema_digest)
-      throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " does not match its source: " +
-                                         std::to_string(result.pages) + " pages, expected " +
-                                         std::to_string(info.pages) + (digest != info.schema_digest
-                                                                           ? ", and its schema differs"
-                                                                           : ""));
-    result.bytes = std::filesystem::file_size(tmp);
-    result.verify = since(verify_started);
-    result.verified = true;
+    run_at_background_priority([&] {
+      const auto copy_started = std::chrono::steady_clock::now();
+      info = copy_database(*from, tmp, job, whole_file);
+      if (checkpointed && checkpointed->in_transaction()) checkpointed->exec("ROLLBACK");
+      checkpointed.reset();
+      env.fsync_file(tmp);
+      result.copy = since(copy_started);
+      result.copy_method = info.method;
+
+      const auto verify_started = std::chrono::steady_clock::now();
+      // A copy hashed on its way in needs no second read for its checksum; a copy
+      // made page by page is hashed beside the integrity check, on the other core.
+      std::future<std::string> hashing;
+      if (info.sha256.empty()) hashing = std::async(std::launch::async, [&tmp, &job] { return sha256_file(tmp, &job); });
+      const auto check = check_database(tmp, CheckDepth::full, job, Ms(0));
+      result.sha256 = hashing.valid() ? hashing.get() : info.sha256;
+      if (!check.ok)
+        throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " failed its integrity check: " + check.first_error);
+      {
+        sqlite::Connection copy(tmp, SQLITE_OPEN_READONLY, Ms(0));
+        result.pages = copy.query_int64("PRAGMA page_count").value_or(-1);
+        result.page_size = copy.query_int64("PRAGMA page_size").value_or(-1);
+        digest = schema_digest(copy);
+      }
+      // The backup API gives the copy a schema cookie of its own, so the schema
+      // itself is compared, by digest.
+      result.schema_version = info.schema_version;
+      if (result.pages != info.pages || digest != info.schema_digest)
+        throw Error(ErrorCode::sqlite, "the copy " + tmp.string() + " does not match its source: " +
+                                           std::to_string(result.pages) + " pages, expected " +
+                                           std::to_string(info.pages) + (digest != info.schema_digest
+                                                                             ? ", and its schema differs"
+                                                                             : ""));
+      result.bytes = std::filesystem::file_size(tmp);
+      result.verify = since(verify_started);
+      result.verified = true;
+    });
 
     env.rename(tmp, result.file);
     published = true;
@@ -205,7 +210,12 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   } catch (...) {
     remove_quietly(tmp);
     remove_quietly(dir / (name + ".tmp-journal"));
-    if (published) remove_quietly(result.file);
+    if (published) {
+      // The sidecar first, as prune does: the file stops being a backup before it
+      // goes. It is there when only the folder's fsync after its rename failed.
+      remove_quietly(result.sidecar);
+      remove_quietly(result.file);
+    }
     remove_quietly(dir / (name + ".sha256.tmp"));
     throw;
   }

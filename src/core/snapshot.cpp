@@ -9,6 +9,7 @@
 #include <ctime>
 #include <vector>
 
+#include "sqlkeeper/core/background_hash.h"
 #include "sqlkeeper/core/integrity.h"
 #include "sqlkeeper/core/sha256.h"
 #include "sqlkeeper/error.h"
@@ -22,6 +23,7 @@ constexpr int kCopyStepPages = 1024;
 // Large enough that a read and a write per chunk cost nothing next to the data,
 // small enough to stay out of the resident size.
 constexpr std::size_t kCopyChunkBytes = 1 << 20;
+constexpr std::uint64_t kWritebackBytes = 8 << 20;
 
 struct BackupHandle {
   sqlite3_backup* b;
@@ -68,6 +70,35 @@ void write_all(int fd, const unsigned char* data, std::size_t size, const std::f
   }
 }
 
+// Keeps the copy's writes from piling up as dirty pages: each window is written
+// back as soon as it is complete, and the one before is waited for. The disk's
+// queue never holds more than two windows, so an application's fsync waits
+// behind little rather than behind a gigabyte of backup, and the final fsync is
+// short. (Dropping the windows from the cache too would spare the applications'
+// cached pages, but the integrity check would then read the copy back from the
+// disk at random: 24 s instead of 5 s for 1 GiB on the benchmark's machine.)
+class WriteBehind {
+ public:
+  explicit WriteBehind(int fd) : fd_(fd) {}
+  void wrote(std::uint64_t end) {
+    while (end - started_ >= kWritebackBytes) {
+      const auto off = static_cast<off_t>(started_);
+      const auto len = static_cast<off_t>(kWritebackBytes);
+      (void)::sync_file_range(fd_, off, len, SYNC_FILE_RANGE_WRITE);
+      if (started_ >= kWritebackBytes) {
+        const auto prev = off - len;
+        (void)::sync_file_range(fd_, prev, len,
+                                SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER);
+      }
+      started_ += kWritebackBytes;
+    }
+  }
+
+ private:
+  int fd_;
+  std::uint64_t started_ = 0;
+};
+
 // The file's bytes, read through SQLite's own descriptor of it (a descriptor of
 // ours, once closed, would drop SQLite's locks), hashed as they pass.
 void copy_file_bytes(sqlite::Connection& source, int out, const std::filesystem::path& target, const CopyInfo& info,
@@ -79,10 +110,11 @@ void copy_file_bytes(sqlite::Connection& source, int out, const std::filesystem:
   const auto page_size = static_cast<std::size_t>(info.page_size);
   const auto total = static_cast<std::uint64_t>(info.pages);
   const std::size_t pages_per_chunk = std::max<std::size_t>(1, kCopyChunkBytes / page_size);
-  std::vector<unsigned char> buffer(pages_per_chunk * page_size);
-  Sha256 hash;
+  BackgroundSha256 hash(pages_per_chunk * page_size, 3);
+  WriteBehind write_behind(out);
   for (std::uint64_t done = 0; done < total;) {
     job.check("copying " + source.path().string());
+    auto& buffer = hash.acquire();
     const auto pages = std::min<std::uint64_t>(pages_per_chunk, total - done);
     const auto bytes = static_cast<int>(pages * page_size);
     const auto offset = static_cast<sqlite3_int64>(done * page_size);
@@ -96,12 +128,13 @@ void copy_file_bytes(sqlite::Connection& source, int out, const std::filesystem:
       buffer[18] = 1;
       buffer[19] = 1;
     }
-    hash.update(buffer.data(), static_cast<std::size_t>(bytes));
     write_all(out, buffer.data(), static_cast<std::size_t>(bytes), target);
+    hash.submit(buffer, static_cast<std::size_t>(bytes));
     done += pages;
+    write_behind.wrote(done * page_size);
     job.set_progress(done, total);
   }
-  sha256 = hash.hex_digest();
+  sha256 = hash.finish();
 }
 
 void copy_pages(sqlite::Connection& source, const std::filesystem::path& target, Job& job) {
