@@ -5,6 +5,8 @@
 #                         every test, then again under ASan+UBSan, then again linked
 #                         with the system SQLite instead of the bundled one
 #   scripts/dev.sh build  install what is missing and build only
+#   scripts/dev.sh fuzz [TARGET...]  build the libFuzzer targets with clang and run
+#                         each for SK_FUZZ_SECONDS (20); part of `test`
 #   scripts/dev.sh bench  install what is missing, build, and run bench/bench.py
 #                         (its options follow, e.g. --size-mib 64)
 set -euo pipefail
@@ -24,6 +26,8 @@ run_packages=(curl)
 # with systemd-nspawn (tests/systemd). tzdata: the schedule's tests use real zones
 # (Europe/Berlin, America/New_York) for daylight-saving changes.
 test_packages=(python3 python3-pytest sqlite3 curl make systemd debootstrap systemd-container tzdata)
+# clang, libclang-rt-14-dev: the libFuzzer targets (tests/fuzz).
+fuzz_packages=(clang libclang-rt-14-dev)
 
 as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
 
@@ -68,16 +72,44 @@ ensure_promtool() {
   echo "$dir/usr/bin/promtool"
 }
 
-# build DIR [cmake args...]
+# build DIR [cmake args...] [--target TARGET]
 # ccache keeps compiled objects outside the clone, so a rebuild in a fresh clone
 # (CI, a second checkout) costs little; paths are made relative to the clone.
 build() {
   local dir=$1; shift
   export CCACHE_BASEDIR="$root" CCACHE_DIR="$cache_dir/ccache"
   export CCACHE_SLOPPINESS=pch_defines,time_macros,include_file_mtime,include_file_ctime
+  local target=()
+  if [ "${*: -2:1}" = "--target" ]; then target=(--target "${*: -1}"); set -- "${@:1:$#-2}"; fi
   cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER_LAUNCHER=ccache \
     -DCMAKE_C_COMPILER_LAUNCHER=ccache "$@" >/dev/null
-  cmake --build "$dir" -j "$jobs"
+  cmake --build "$dir" -j "$jobs" "${target[@]}"
+}
+
+# Builds the libFuzzer targets with clang (under ASan and UBSan) and runs each
+# for SK_FUZZ_SECONDS (default 20) from the seeds in tests/fuzz/corpus; new inputs
+# go to a scratch folder, so the repository's corpus changes only by hand. A
+# crash, a sanitizer report or a timeout fails the run and leaves its input in
+# build-fuzz/artifacts.
+fuzz() {
+  ensure_packages "${build_packages[@]}" "${fuzz_packages[@]}"
+  # Release: clang 14 cannot emit debug info for coroutines under the fuzzer's coverage.
+  build build-fuzz -DCMAKE_C_COMPILER=clang -DCMAKE_CXX_COMPILER=clang++ -DSQLKEEPER_FUZZ=ON \
+    -DSQLKEEPER_TESTS=OFF -DSQLKEEPER_WERROR=ON -DCMAKE_BUILD_TYPE=Release --target fuzz_targets
+  mkdir -p build-fuzz/artifacts
+  local target scratch
+  for target in "${@:-units config migrations catalog http}"; do
+    for target in $target; do
+      scratch=$(mktemp -d)
+      echo "fuzzing $target for ${SK_FUZZ_SECONDS:-20} s" >&2
+      "build-fuzz/tests/fuzz/fuzz_$target" -max_total_time="${SK_FUZZ_SECONDS:-20}" -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix="build-fuzz/artifacts/$target-" \
+        "$scratch" "tests/fuzz/corpus/$target" 2>&1 | grep -E '^(#[0-9]+ +DONE|stat::number_of_executed_units|==[0-9]+==|SUMMARY)' >&2 \
+        || true
+      test -z "$(ls "build-fuzz/artifacts/$target-"* 2>/dev/null)" || { echo "fuzz_$target found a failure" >&2; exit 1; }
+      rm -rf "$scratch"
+    done
+  done
 }
 
 case "${1:-}" in
@@ -95,7 +127,7 @@ case "${1:-}" in
       --socket local/sqlkeeper.sock --migrations migrations "${@:2}"
     ;;
   test)
-    ensure_packages "${build_packages[@]}" "${test_packages[@]}"
+    ensure_packages "${build_packages[@]}" "${test_packages[@]}" "${fuzz_packages[@]}"
     ensure_node
     # The drizzle interop tests find drizzle-orm and better-sqlite3 through this.
     SK_TEST_NODE_MODULES=$(bash tests/interop/setup.sh | tail -n 1)
@@ -113,6 +145,11 @@ case "${1:-}" in
     # Against Debian's own SQLite (3.40.1, with the WAL-reset bug), so that path keeps working.
     build build-system-sqlite -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SYSTEM_SQLITE=ON
     (cd build-system-sqlite && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|bench-guard)$')
+    fuzz
+    ;;
+  fuzz)
+    shift
+    fuzz "$@"
     ;;
   bench)
     # python3-matplotlib: the PNG plots beside the results.

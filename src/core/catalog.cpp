@@ -86,9 +86,18 @@ std::optional<BackupName> parse_backup_name(const std::string& name, const std::
   if (name.rfind(prefix, 0) != 0 || name.size() < prefix.size() + kStampLength + 3) return std::nullopt;
   if (name.compare(name.size() - 3, 3, ".db") != 0) return std::nullopt;
   const auto stamp = name.substr(prefix.size(), kStampLength);
+  // Exactly yyyymmddThhmmssZ: strptime alone would take blanks and longer years
+  // (found by fuzz_catalog: "app-  261127T030000Z.db" read as the year 261127,
+  // past what a time_point holds).
+  for (std::size_t i = 0; i < stamp.size(); ++i) {
+    const char c = stamp[i];
+    if (i == 8 ? c != 'T' : i == 15 ? c != 'Z' : (c < '0' || c > '9')) return std::nullopt;
+  }
   std::tm tm{};
   const char* end = strptime(stamp.c_str(), "%Y%m%dT%H%M%SZ", &tm);
   if (!end || *end != '\0') return std::nullopt;
+  // A time_point of nanoseconds ends in 2262: years past 2200 are no backup of ours.
+  if (tm.tm_year + 1900 < 1970 || tm.tm_year + 1900 > 2200) return std::nullopt;
   auto rest = name.substr(prefix.size() + kStampLength, name.size() - 3 - prefix.size() - kStampLength);
   BackupName out{std::chrono::system_clock::from_time_t(timegm(&tm)), ""};
   if (rest.empty()) return out;

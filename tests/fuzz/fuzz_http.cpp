@@ -2,7 +2,7 @@
 // parser fed under our header, field and body limits, the connection's
 // deadlines) on a real Unix socket, routing to the real endpoints. Each input is
 // sent on a fresh connection, which is then half-closed; whatever comes back must
-// be HTTP responses, and the server must close the connection within a bound.
+// be HTTP responses (1.0 to a 1.0 request), and the server must close the connection within a bound.
 #include <fcntl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -12,6 +12,7 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
@@ -56,7 +57,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   sockaddr_un addr{};
   addr.sun_family = AF_UNIX;
   std::strncpy(addr.sun_path, s.path.c_str(), sizeof addr.sun_path - 1);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) std::abort();
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    std::perror("connect to the server");
+    std::abort();
+  }
   std::size_t sent = 0;
   bool shut = false;
   std::string received;
@@ -76,9 +80,15 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (n > 0) received.append(buf, static_cast<std::size_t>(n));
     if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)) break;
     // Every request must be answered or refused, and the connection closed, in bounded time.
-    if (std::chrono::steady_clock::now() > deadline) std::abort();
+    if (std::chrono::steady_clock::now() > deadline) {
+      std::fprintf(stderr, "the connection was not closed within 3 s\n");
+      std::abort();
+    }
   }
   ::close(fd);
-  if (!received.empty() && received.rfind("HTTP/1.1 ", 0) != 0) std::abort();
+  if (!received.empty() && received.rfind("HTTP/1.", 0) != 0) {
+    std::fprintf(stderr, "not an HTTP response: %s\n", received.substr(0, 200).c_str());
+    std::abort();
+  }
   return 0;
 }

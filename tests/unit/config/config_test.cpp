@@ -90,6 +90,16 @@ TEST(Load, ScheduleRetentionAndPostBackupOptions) {
             std::string::npos);
 }
 
+TEST(Load, ASyntaxErrorWithPlaceholderTextEndsInAnError) {
+  // Found by fuzz_config: Boost's own message for this line never finished.
+  TempFile file("[section]\nlog-leve006J\x01 %prefix% busy%invalid_line%-timeout\n");
+  const auto error = error_of([&] { load({}, file.path(), {}); });
+  EXPECT_NE(error.find("config file " + file.path().string() + ": a line that is not 'key = value'"),
+            std::string::npos)
+      << error;
+  EXPECT_NE(error.find("\\x01"), std::string::npos) << error;
+}
+
 TEST(Load, DefaultsWhenNothingIsGiven) {
   const auto loaded = load({}, std::nullopt, {});
   EXPECT_EQ(loaded.config.database, "/var/lib/sqlkeeper/app.db");

@@ -55,6 +55,10 @@ TEST(SnapshotName, IsSortableUtc) {
   EXPECT_FALSE(parse_backup_name("app-2026.db", "app"));
   EXPECT_FALSE(parse_backup_name("app-20261124T060000Z-Evil Label.db", "app"));
   EXPECT_FALSE(parse_backup_name("app-20261124T060000Z-.db", "app"));
+  // Found by fuzz_catalog: strptime took blanks and a six-digit year.
+  EXPECT_FALSE(parse_backup_name("app-  261127T030000Z.db", "app"));
+  EXPECT_FALSE(parse_backup_name("app-+0261127T03000Z.db", "app"));
+  EXPECT_FALSE(parse_backup_name("app-52260303T030000Z.db", "app"));  // past what a time_point holds
 }
 
 TEST_F(ScratchDir, WritesAVerifiedCopyWithItsSidecar) {

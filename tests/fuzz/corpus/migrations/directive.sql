@@ -1,0 +1,4 @@
+-- sqlkeeper: no-transaction
+CREATE TABLE t (x);
+--> statement-breakpoint
+CREATE INDEX i ON t (x);

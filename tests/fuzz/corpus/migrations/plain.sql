@@ -1,0 +1,2 @@
+CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL);
+INSERT INTO users (email) VALUES ('a;b');

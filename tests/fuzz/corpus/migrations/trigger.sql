@@ -1,0 +1,2 @@
+CREATE TRIGGER tr AFTER INSERT ON t BEGIN UPDATE t SET x = 1; END;
+/* comment; */ SELECT 1;
