@@ -186,7 +186,10 @@ CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& 
       if (active) sqlite3_exec(db.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
     }
   } end_read{source, own_transaction};
-  if (info.page_size > 0 && (snapshot_is_file || snapshot_is_the_file(source.path()))) {
+  // An in-memory database (a dry run's scratch copy) has no file to copy whole.
+  const char* file_name = sqlite3_db_filename(source.handle(), "main");
+  const bool on_disk = file_name != nullptr && *file_name != '\0';
+  if (on_disk && info.page_size > 0 && (snapshot_is_file || snapshot_is_the_file(source.path()))) {
     info.method = "file";
     copy_file_bytes(source, out.get(), target, info, job, info.sha256);
   } else {
