@@ -147,7 +147,10 @@ def main():
         result = expected if passed else f"**{status}**"
         lines.append(f"| {area} | {what} | `{test.replace('unit:', 'tests/unit: ')}` | {runs} | {result} |")
     lines += ["", "Longer runs: `SK_CRASH_ITERATIONS=2000 SK_CRASH_SEED=$RANDOM` on the crash loop; the fault "
-              "sweeps cover every operation already.", ""]
+              "sweeps cover every operation already.", "",
+              "Fuzzing (libFuzzer, `tests/fuzz`) runs in `scripts/dev.sh test`, 20 s a target; "
+              "`SK_FUZZ_SECONDS=3600 scripts/dev.sh fuzz http` for a long run. What it found is in "
+              "tests/fuzz/corpus/*/regression-* and in the unit tests that name it.", ""]
     out = ROOT / "docs" / "reliability.md"
     out.write_text("\n".join(lines))
     print(f"wrote {out}{'' if all_passed else ' (with failures)'}")
