@@ -61,12 +61,12 @@ int backups_command(const Invocation& inv) {
     return all_good ? 0 : 1;
   }
   std::cout << "backups in " << c.backup_dir.string() << "\n";
-  std::cout << std::left << std::setw(22) << "TIME" << std::setw(10) << "AGE" << std::setw(12) << "SIZE"
+  std::cout << std::left << std::setw(22) << "TIME" << std::setw(14) << "AGE" << std::setw(12) << "SIZE"
             << std::setw(15) << "LABEL" << std::setw(10) << "VERIFIED" << std::setw(13) << "CHECKSUM"
             << "FILE\n";
   for (const auto& j : list) {
     const auto age = config::format_duration(std::chrono::seconds(j["age_seconds"].get<std::int64_t>() / 60 * 60));
-    std::cout << std::setw(22) << j["time"].get<std::string>() << std::setw(10) << age << std::setw(12)
+    std::cout << std::setw(22) << j["time"].get<std::string>() << std::setw(14) << age << std::setw(12)
               << config::format_size(j["bytes"].get<std::uint64_t>()) << std::setw(15)
               << (j["label"].get<std::string>().empty() ? "-" : j["label"].get<std::string>()) << std::setw(10)
               << (!j["finished"].get<bool>() ? "UNFINISHED" : j["verified"].get<bool>() ? "yes" : "NO") << std::setw(13)
