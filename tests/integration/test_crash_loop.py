@@ -105,15 +105,20 @@ def test_sigkill_at_random_moments_loses_nothing(tmp_path):
                 check_migrations(d.database, migrations)
     finally:
         summary = stop_writer(writer)
+        if d.proc.poll() is None:  # a failed iteration must not leave a daemon behind
+            d.proc.kill()
+            d.proc.wait()
     elapsed = time.monotonic() - started
 
     # A last, clean run: it removes what killed runs left, and stops cleanly.
     d.start()
-    wait_until(lambda: is_ready(d), 60, what="the last start")
-    wait_until(lambda: not json.loads(run_cli("backups", "--json", "--no-checksum", "--database", d.database,
-                                              "--backup-dir", d.backups).stdout)["temporaries"], 30,
-               what="the temporaries of killed runs to be removed")
-    d.stop()
+    try:
+        wait_until(lambda: is_ready(d), 60, what="the last start")
+        wait_until(lambda: not json.loads(run_cli("backups", "--json", "--no-checksum", "--database", d.database,
+                                                  "--backup-dir", d.backups).stdout)["temporaries"], 30,
+                   what="the temporaries of killed runs to be removed")
+    finally:
+        d.stop()
 
     assert summary["failures"] == [], summary["failures"][:5]
     assert query(d.database, "PRAGMA integrity_check") == [("ok",)]
