@@ -227,7 +227,7 @@ def test_a_failing_or_hanging_post_backup_command_is_degraded_with_the_reason(da
     assert "post-backup-command FAILED" in d.notify.all("STATUS")[-1][1]
     d.stop()
 
-    hang = write_script(tmp_path / "hang.sh", "echo started\nexec sleep 60\n")
+    hang = write_script(tmp_path / "hang.sh", "echo started\nexec tail -f /dev/null\n")  # blocks until killed
     d2 = daemon_factory(extra_args=["--post-backup-command", str(hang), "--post-backup-timeout", "1s"])
     d2.start().wait_ready()
     started = time.monotonic()
