@@ -57,6 +57,16 @@ void load_into(const std::filesystem::path& backup, sqlite::Connection& dest, Jo
   dest.check(finish, "finish loading " + backup.string());
 }
 
+// The restored database, read back whole.
+void check_restored(RestoreResult& result, const RestoreOptions& options, Job& job) {
+  const auto check = check_database(result.into, CheckDepth::full, job, options.busy_timeout);
+  if (!check.ok)
+    throw Error(ErrorCode::sqlite, "restored " + result.into.string() + " but it fails integrity_check: " +
+                                       check.first_error);
+  sqlite::Connection after(result.into, SQLITE_OPEN_READONLY, options.busy_timeout);
+  result.pages = after.query_int64("PRAGMA page_count").value_or(0);
+}
+
 }  // namespace
 
 VerifyResult verify_backup(const std::filesystem::path& file, Job& job) {
@@ -108,15 +118,21 @@ RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreO
       if (::fchmod(fd.get(), options.file_mode) != 0) throw system_error("chmod " + to.string(), errno);
     }
     try {
-      sqlite::Connection dest(to, SQLITE_OPEN_READWRITE, options.busy_timeout);
-      const JobScope scope(dest, job, options.busy_timeout);
-      load_into(backup, dest, job);
-      dest.exec("PRAGMA journal_mode=WAL");
+      {
+        sqlite::Connection dest(to, SQLITE_OPEN_READWRITE, options.busy_timeout);
+        const JobScope scope(dest, job, options.busy_timeout);
+        load_into(backup, dest, job);
+        dest.exec("PRAGMA journal_mode=WAL");
+      }
+      result.into = to;
+      check_restored(result, options, job);
+      // Reported restored only once its name survives a power cut too.
+      env.fsync_dir(to.parent_path().empty() ? "." : to.parent_path());
     } catch (...) {
-      std::filesystem::remove(to, ec);
+      // Whatever failed, no file that looks restored stays behind.
+      for (const auto* suffix : {"", "-journal", "-wal", "-shm"}) std::filesystem::remove(to.string() + suffix, ec);
       throw;
     }
-    result.into = to;
   } else {
     auto db = open_database({options.database, options.file_mode, options.busy_timeout});
     const bool holds_data = db.query_int64("SELECT count(*) FROM sqlite_schema").value_or(0) > 0;
@@ -139,13 +155,8 @@ RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreO
     const auto mode = db.query_text("PRAGMA journal_mode");
     if (mode != "wal") db.exec("PRAGMA journal_mode=WAL");
     result.into = options.database;
+    check_restored(result, options, job);
   }
-  const auto check = check_database(result.into, CheckDepth::full, job, options.busy_timeout);
-  if (!check.ok)
-    throw Error(ErrorCode::sqlite, "restored " + result.into.string() + " but it fails integrity_check: " +
-                                       check.first_error);
-  sqlite::Connection after(result.into, SQLITE_OPEN_READONLY, options.busy_timeout);
-  result.pages = after.query_int64("PRAGMA page_count").value_or(0);
   result.duration = since(started);
   return result;
 }

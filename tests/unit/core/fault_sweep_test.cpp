@@ -16,6 +16,7 @@
 #include "sqlkeeper/core/prune.h"
 #include "sqlkeeper/core/restore.h"
 #include "sqlkeeper/error.h"
+#include "support/backup_folder.h"
 
 namespace sqlkeeper::core {
 namespace {
@@ -72,18 +73,8 @@ class FaultSweep : public ::testing::Test {
 
   sqlite::Connection database() { return open_database({dir_ / "app.db", 0600, 1s}); }
 
-  // Everything in the folder but the lock: only finished, verified backups.
   void expect_only(const std::vector<std::filesystem::path>& backups, const std::string& context) {
-    const auto catalog = read_catalog(options_.dir, "app");
-    EXPECT_TRUE(catalog.temporaries.empty()) << context;
-    EXPECT_TRUE(catalog.foreign.empty()) << context;
-    ASSERT_EQ(catalog.backups.size(), backups.size()) << context;
-    for (std::size_t i = 0; i < backups.size(); ++i) {
-      EXPECT_EQ(catalog.backups[i].file, backups[i]) << context;
-      EXPECT_TRUE(catalog.backups[i].verified()) << context;
-      Job job("verify");
-      EXPECT_TRUE(verify_backup(backups[i], job).ok) << context;
-    }
+    test_support::expect_only_backups(options_.dir, "app", backups, context);
   }
 
   std::filesystem::path dir_;
