@@ -50,6 +50,7 @@ HealthCheck check_schema(const HealthInputs& in) {
 HealthCheck check_database(const HealthInputs& in) {
   if (in.phase != Phase::ready) return {"database", HealthStatus::failing, "not open"};
   if (!in.database_answered) return {"database", HealthStatus::failing, "not answering: " + in.database_error};
+  if (!in.database_replaced.empty()) return {"database", HealthStatus::failing, in.database_replaced};
   return {"database", HealthStatus::ok, "answering"};
 }
 

@@ -13,6 +13,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "sqlkeeper/core/file_identity.h"
 #include "sqlkeeper/core/file_lock.h"
 #include "sqlkeeper/core/integrity.h"
 #include "sqlkeeper/daemon/admin.h"
@@ -152,6 +153,7 @@ class Daemon {
     try {
       const sqlite::Connection check(c.database, SQLITE_OPEN_READONLY, kProbeTimeout);
       probing_ = true;
+      opened_as_ = core::identity_of(c.database);
     } catch (const Error& e) {
       on_start_failed(e.what(), e.code(), e.sys_errno());
       return;
@@ -202,11 +204,19 @@ class Daemon {
       db.query_int64("SELECT count(*) FROM sqlite_schema");
       state_.database_answered = true;
       state_.database_error.clear();
+      note_replacement();
     } catch (const Error& e) {
       if (state_.database_answered) spdlog::error("database stopped answering: {}", e.what());
       state_.database_answered = false;
       state_.database_error = e.what();
     }
+  }
+
+  void note_replacement() {
+    if (!opened_as_) return;
+    auto problem = core::replaced_problem(loaded_.config.database, *opened_as_, core::identity_of(loaded_.config.database));
+    if (!problem.empty() && state_.database_replaced.empty()) spdlog::critical("{}", problem);
+    state_.database_replaced = std::move(problem);
   }
 
   void refresh() {
@@ -394,7 +404,8 @@ class Daemon {
   AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;
-  bool probing_ = false;  // the loop probes the database once it is open
+  bool probing_ = false;
+  std::optional<core::FileIdentity> opened_as_;  // the database file at READY  // the loop probes the database once it is open
   std::shared_ptr<core::Job> startup_job_;
   bool stopping_ = false;
   int exit_code_ = EXIT_SUCCESS;

@@ -130,6 +130,7 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
         {"wal_max_bytes", state.wal_max_bytes},
         {"free_bytes", state.database_free_bytes ? json(*state.database_free_bytes) : json(nullptr)},
         {"answering", state.database_answered},
+        {"replaced", state.database_replaced.empty() ? json(nullptr) : json(state.database_replaced)},
         {"quick_check", quick_check_json(state)}}},
       {"schema",
        {{"format", state.schema.format},
@@ -248,6 +249,7 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
   in.started_at = state.started_at;
   in.database_answered = state.database_answered;
   in.database_error = state.database_error;
+  in.database_replaced = state.database_replaced;
   in.wal_bytes = state.sizes.wal;
   in.wal_max_bytes = state.wal_max_bytes;
   if (state.last_backup) {

@@ -161,7 +161,7 @@ class Daemon:
     """A running `sqlkeeper run` in a temporary directory."""
 
     def __init__(self, workdir, migrations=BUNDLED_MIGRATIONS, extra_args=(), env=None, notify=True,
-                 watchdog_usec=None, umask=None):
+                 watchdog_usec=None, umask=None, uid=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.database = self.workdir / "data" / "app.db"
@@ -179,16 +179,37 @@ class Daemon:
         self.full_env = full_env
         self.watchdog_usec = watchdog_usec
         self.umask = umask  # when set, the daemon starts under this umask
+        self.uid = uid  # when set (as root), the daemon runs as this uid and gid, owning its folder
 
     def start(self):
         env = clean_env(self.full_env)
         if self.watchdog_usec:
             env["WATCHDOG_USEC"] = str(self.watchdog_usec)
         self.log = open(self.log_path, "wb")
-        preexec = None if self.umask is None else (lambda: os.umask(self.umask))
+        if self.uid is not None:
+            self._hand_folder_to(self.uid)
+
+        def preexec():
+            if self.umask is not None:
+                os.umask(self.umask)
+            if self.uid is not None:
+                os.setgroups([])
+                os.setgid(self.uid)
+                os.setuid(self.uid)
         self.proc = subprocess.Popen([BIN, *map(str, self.args)], env=env, stdout=self.log, stderr=subprocess.STDOUT,
                                      preexec_fn=preexec)
         return self
+
+    def _hand_folder_to(self, uid):
+        for folder in self.workdir.parents:
+            if str(folder) in ("/", "/tmp"):
+                break
+            os.chmod(folder, os.stat(folder).st_mode | 0o711)
+        for folder, dirs, files in os.walk(self.workdir):
+            for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
+                os.chown(name, uid, uid)
+        if self.notify:
+            os.chmod(self.notify.path, 0o777)
 
     def wait_ready(self, timeout=20.0):
         if self.notify:

@@ -25,6 +25,8 @@ struct HealthInputs {
   // The last liveness query on the database: did it answer, and if not, why.
   bool database_answered = false;
   std::string database_error;
+  // Set when the file at the database's path is no longer the one opened at start.
+  std::string database_replaced;
   std::uint64_t wal_bytes = 0;
   std::uint64_t wal_max_bytes = 0;
   std::optional<TimePoint> last_backup_at;

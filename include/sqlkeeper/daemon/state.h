@@ -107,6 +107,7 @@ struct DaemonState {
   core::FileSizes sizes;
   bool database_answered = false;
   std::string database_error;
+  std::string database_replaced;  // why the file at the path is not the one opened at start
   std::uint64_t wal_max_bytes = 0;
   std::optional<std::uint64_t> backup_free_bytes;
   std::optional<std::uint64_t> database_free_bytes;  // on the database's own volume

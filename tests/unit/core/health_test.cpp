@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "sqlkeeper/core/file_identity.h"
+
 namespace sqlkeeper::core {
 namespace {
 
@@ -50,6 +52,21 @@ TEST(EvaluateHealth, DatabaseNotAnsweringIsFailing) {
   const auto r = evaluate_health(in);
   EXPECT_EQ(r.status, HealthStatus::failing);
   EXPECT_NE(check(r, "database").detail.find("database is locked"), std::string::npos);
+}
+
+TEST(EvaluateHealth, ADatabaseFileReplacedUnderTheDaemonIsFailingWithTheReason) {
+  auto in = healthy();
+  const FileIdentity opened{1, 100};
+  in.database_replaced = replaced_problem("/var/lib/app/app.db", opened, opened);
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+  in.database_replaced = replaced_problem("/var/lib/app/app.db", opened, std::nullopt);  // gone: the probe's to say
+  EXPECT_EQ(evaluate_health(in).status, HealthStatus::ok);
+  in.database_replaced = replaced_problem("/var/lib/app/app.db", opened, FileIdentity{1, 200});
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::failing);
+  EXPECT_EQ(check(r, "database").detail,
+            "/var/lib/app/app.db was replaced while sqlkeeper ran (inode 100, now 200): connections opened before "
+            "still use the old file; restart the applications and sqlkeeper");
 }
 
 TEST(EvaluateHealth, AWalPinnedFarPastItsLimitIsDegradedWithTheReason) {
