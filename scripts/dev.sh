@@ -24,8 +24,9 @@ run_packages=(curl)
 # minimal systems and containers, where that test would otherwise be skipped).
 # debootstrap, systemd-container: the end-to-end tests boot a Debian 12 container
 # with systemd-nspawn (tests/systemd). tzdata: the schedule's tests use real zones
-# (Europe/Berlin, America/New_York) for daylight-saving changes.
-test_packages=(python3 python3-pytest sqlite3 curl make systemd debootstrap systemd-container tzdata)
+# (Europe/Berlin, America/New_York) for daylight-saving changes. libfaketime: the
+# clock-jump test moves the running daemon's wall clock by days and a year.
+test_packages=(python3 python3-pytest sqlite3 curl make systemd debootstrap systemd-container tzdata libfaketime)
 # clang, libclang-rt-14-dev: the libFuzzer targets (tests/fuzz).
 fuzz_packages=(clang libclang-rt-14-dev)
 

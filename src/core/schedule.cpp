@@ -11,6 +11,15 @@ TimePoint slot_on(LocalDate day, const ScheduleSettings& s) {
   return local_moment(day, s.backup_at.hour, s.backup_at.minute);
 }
 
+// `t` on the clock as it reads now: a stamp ahead of now means the clock went back.
+// Clamping it to now instead would make every wait start again at each look, and
+// nothing would ever come due.
+TimePoint on_this_clock(TimePoint t, TimePoint now, std::optional<std::chrono::milliseconds> ago,
+                        std::chrono::milliseconds due_after) {
+  if (t <= now) return t;
+  return ago ? now - *ago : now - due_after;
+}
+
 }  // namespace
 
 std::chrono::seconds retry_backoff(int failures) {
@@ -30,9 +39,11 @@ NextBackup next_backup(TimePoint now, const ScheduleHistory& history, const Sche
     next_slot = slot_on(add_days(today, 1), settings);
   }
 
-  // A backup stamped after now means the clock went back: it still counts as done,
-  // and intervals count from now rather than from a moment that has not come.
-  const auto last = history.last_success ? std::optional(std::min(*history.last_success, now)) : std::nullopt;
+  // A backup stamped after now means the clock went back: it still counts as done
+  // for the night, and intervals count from when it really was.
+  const auto last = history.last_success ? std::optional(on_this_clock(*history.last_success, now,
+                                                                      history.since_last_success, settings.interval))
+                                         : std::nullopt;
 
   NextBackup next{next_slot, "nightly"};
   if (history.last_success && *history.last_success < previous_slot)
@@ -44,11 +55,13 @@ NextBackup next_backup(TimePoint now, const ScheduleHistory& history, const Sche
     if (due < next.at) next = {std::max(due, now), "interval"};
   }
 
-  // A failure since the last success waits out its back-off first.
-  if (history.last_failure && history.failures_since_success > 0 &&
-      (!history.last_success || *history.last_failure >= *history.last_success)) {
-    const auto retry = std::min(*history.last_failure, now) + retry_backoff(history.failures_since_success);
-    if (retry > next.at || next.at <= now)
+  // A failure since the last success waits out its back-off first (both on the
+  // clock as it reads now: a failure after a clock moved back is still the newer).
+  if (history.last_failure && history.failures_since_success > 0) {
+    const auto backoff = retry_backoff(history.failures_since_success);
+    const auto failed = on_this_clock(*history.last_failure, now, history.since_last_failure, backoff);
+    const auto retry = failed + backoff;
+    if ((!last || failed >= *last) && (retry > next.at || next.at <= now))
       next = {std::max(retry, next.at), "retry after " + std::to_string(history.failures_since_success) +
                                             (history.failures_since_success == 1 ? " failure" : " failures")};
   }

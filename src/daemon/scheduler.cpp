@@ -56,6 +56,12 @@ void Scheduler::rearm() {
 asio::awaitable<void> Scheduler::loop() {
   while (!stopped_) {
     const auto now = env_.now();
+    const auto steady_now = std::chrono::steady_clock::now();
+    const auto ago = [&](const std::optional<std::chrono::steady_clock::time_point>& t) {
+      return t ? std::optional(std::chrono::duration_cast<std::chrono::milliseconds>(steady_now - *t)) : std::nullopt;
+    };
+    history_.since_last_success = ago(success_steady_);
+    history_.since_last_failure = ago(failure_steady_);
     const core::ScheduleSettings settings{config_.backup_at, config_.backup_interval};
     const auto next = core::next_backup(now, history_, settings);
     state_.schedule.next_at = next.at;
@@ -81,11 +87,13 @@ void Scheduler::on_backup(const Outcome<core::BackupResult>& r) {
   if (stopped_) return;
   if (r.value) {
     history_.last_success = r.value->at;
+    success_steady_ = std::chrono::steady_clock::now();
     history_.failures_since_success = 0;
     prune();
     if (!config_.post_backup_command.empty()) run_post_backup(r.value->file.string());
   } else {
     history_.last_failure = env_.now();
+    failure_steady_ = std::chrono::steady_clock::now();
     ++history_.failures_since_success;
   }
   rearm();

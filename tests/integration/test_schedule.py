@@ -11,6 +11,8 @@ import os
 import shutil
 import time
 
+import pytest
+
 from conftest import Daemon, run_cli, start_writer, stop_writer, wait_until, wait_for_time
 
 UTC = dt.timezone.utc
@@ -250,3 +252,72 @@ def test_database_path_from_the_applications_environment(tmp_path):
     r = run_cli("check-config", env={"DATABASE_PATH": str(db), "SQLKEEPER_DATABASE": "/x.db"})
     line = next(l for l in r.stdout.splitlines() if l.startswith("database "))
     assert "/x.db" in line and "SQLKEEPER_DATABASE" in line
+
+
+LIBFAKETIME = "/usr/lib/x86_64-linux-gnu/faketime/libfaketimeMT.so.1"
+
+
+@pytest.mark.skipif(not os.path.exists(LIBFAKETIME), reason="libfaketime is not installed (scripts/dev.sh installs it)")
+def test_the_wall_clock_moved_by_days_and_a_year_under_the_running_daemon(daemon_factory, tmp_path):
+    """The daemon's wall clock (libfaketime, re-read on every call; its steady clock
+    stays real) jumps a year forward, a year back, then three days back while it
+    takes interval backups: backups go on within seconds of each jump, a year
+    forward deletes at most one day of backups, and a clock behind the newest
+    backup deletes nothing."""
+    clock = tmp_path / "clock"
+    clock.write_text("+0d\n")
+    env = {"TZ": "UTC", "LD_PRELOAD": LIBFAKETIME, "FAKETIME_TIMESTAMP_FILE": str(clock), "FAKETIME_NO_CACHE": "1",
+           "DONT_FAKE_MONOTONIC": "1",
+           # An ASan build wants its runtime first; libfaketime only wraps the clock calls.
+           "ASAN_OPTIONS": os.environ.get("ASAN_OPTIONS", "") + ":verify_asan_link_order=0"}
+    d = daemon_factory(extra_args=["--backup-interval", "2s", "--retention-days", "30", "--retention-min-count", "7"],
+                       env=env)
+    template = real_backup(d)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    # A backup on each of the last 29 nights: all within 30 days, nothing to prune yet.
+    seeded = [seed(d, template, now.replace(hour=3, minute=0, second=0) - dt.timedelta(days=i)) for i in range(1, 30)]
+    os.remove(template["file"])
+    os.remove(template["sidecar"])
+    d.start().wait_ready()
+
+    def names():
+        return {os.path.basename(b["file"]) for b in listing(d)["backups"]}
+
+    def backups_dated(day):
+        return {n for n in names() if backup_time(n).date() == day}
+
+    def jump(offset, expect_day):
+        clock.write_text(offset + "\n")
+        wait_until(lambda: len(backups_dated(expect_day)) >= 2, 20, interval=0.2,
+                   what=f"two backups dated {expect_day} after moving the clock {offset}")
+
+    wait_until(lambda: len(backups_dated(now.date())) >= 2, 20, interval=0.2, what="two backups today")
+    assert set(seeded) <= names(), "pruned with the clock right and every backup within 30 days"
+
+    # A year forward: the newest 30 days that have backups are now next year's
+    # day, today and the 28 nights before it; only the oldest night goes.
+    jump("+365d", (now + dt.timedelta(days=365)).date())
+    wait_until(lambda: seeded[-1] not in names(), 20, interval=0.2, what="the oldest night to be pruned")
+    gone = set(seeded) - names()
+    assert gone == {seeded[-1]}, sorted(gone)
+    assert backups_dated(now.date()), "today's backups went with the clock a year ahead"
+
+    # A year back: the clock is behind the newest backup; backups go on, nothing is deleted.
+    before = names()
+    jump("+0d", now.date())
+    taken_back = len(backups_dated(now.date()))
+    wait_until(lambda: len(backups_dated(now.date())) >= taken_back + 3, 20, interval=0.2,
+               what="interval backups to go on with the clock back")
+    assert before <= names(), sorted(before - names())
+
+    # Three days back: the same.
+    three_back = (now - dt.timedelta(days=3)).date()
+    jump("-3d", three_back)
+    assert before <= names(), sorted(before - names())
+    schedule = d.get_json("/status")[1]["backups"]["schedule"]
+    assert schedule["failures_since_success"] == 0, schedule
+    # The prune after the year forward deleted the oldest night; with the clock back it holds.
+    assert schedule["prune"]["deleted_total"] == 1 and schedule["prune"]["held"], schedule
+    assert d.get_json("/status")[1]["backups"]["activity"]["failures_total"] == 0
+    r = cli(d, "verify", "--all")
+    assert r.returncode == 0, r.stdout + r.stderr

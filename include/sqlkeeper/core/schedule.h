@@ -28,6 +28,12 @@ struct ScheduleHistory {
   std::optional<TimePoint> last_success;    // the newest verified regular backup
   std::optional<TimePoint> last_failure;    // the last failed attempt
   int failures_since_success = 0;
+  // How long ago each was, by a clock that never jumps, when this process saw it.
+  // With the wall clock moved back behind a stamp, waits count from these; a stamp
+  // ahead of the clock with no such measure is taken as long enough ago for what
+  // waits on it to be due (one backup now, then every interval again).
+  std::optional<std::chrono::milliseconds> since_last_success;
+  std::optional<std::chrono::milliseconds> since_last_failure;
 };
 
 struct NextBackup {

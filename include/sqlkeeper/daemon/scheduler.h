@@ -48,6 +48,10 @@ class Scheduler {
   boost::asio::steady_timer timer_;
   PostBackupRunner post_backup_;
   core::ScheduleHistory history_;
+  // When this process saw its last success and failure, by the clock the timer uses:
+  // what the schedule counts from when the wall clock is moved back behind them.
+  std::optional<std::chrono::steady_clock::time_point> success_steady_;
+  std::optional<std::chrono::steady_clock::time_point> failure_steady_;
   bool started_ = false;
   bool stopped_ = false;
   bool pruning_ = false;

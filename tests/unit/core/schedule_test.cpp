@@ -75,8 +75,8 @@ const Case kCases[] = {
      "2026-11-27T02:05:00Z", "2026-11-27T02:00:08Z", 0, "2026-11-28T02:00:00Z", "nightly"},
     {"clock back a year: the next night, not a year on", "Europe/Berlin", {3, 0}, 0ms, "2025-11-27T10:00:00Z",
      "2026-11-27T02:00:04Z", nullptr, 0, "2025-11-28T02:00:00Z", "nightly"},
-    {"clock back a year: intervals count from now", "Europe/Berlin", {3, 0}, 1h, "2025-11-27T10:00:00Z",
-     "2026-11-27T02:00:04Z", nullptr, 0, "2025-11-27T11:00:00Z", "interval"},
+    {"clock back a year behind a backup of unknown age: one interval backup now", "Europe/Berlin", {3, 0}, 1h,
+     "2025-11-27T10:00:00Z", "2026-11-27T02:00:04Z", nullptr, 0, "2025-11-27T10:00:00Z", "interval"},
     {"clock forward a year: one catch-up", "Europe/Berlin", {3, 0}, 0ms, "2027-11-27T10:00:00Z",
      "2026-11-27T02:00:04Z", nullptr, 0, "2027-11-27T10:00:00Z", "catch-up"},
 };
@@ -104,6 +104,58 @@ std::string case_name(const ::testing::TestParamInfo<Case>& info) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Schedule, NextBackupTable, ::testing::ValuesIn(kCases), case_name);
+
+// The daemon's loop, simulated: it looks, sleeps until what it was told, and
+// looks again; a backup stamps the wall clock's time. With the wall clock moved a
+// year back behind the last backup, interval backups go on every interval, and
+// failed ones are retried after their back-off, not pushed away at every look.
+TEST(NextBackup, AClockMovedBackBehindTheLastBackupNeverStallsIntervalsOrRetries) {
+  ScopedTimeZone zone("Europe/Berlin");
+  const ScheduleSettings settings{{3, 0}, 2s};
+  for (const bool failing : {false, true}) {
+    ScheduleHistory history;
+    history.started_at = utc("2026-11-27T10:00:00Z");
+    history.last_success = utc("2026-11-27T10:00:00Z");
+    history.since_last_success = 0ms;
+    auto now = utc("2025-11-27T10:00:00Z");  // a year back, just after that backup
+    auto steady = 0ms;                        // the clock that never jumps
+    auto last_success_steady = 0ms;
+    std::optional<std::chrono::milliseconds> last_failure_steady;
+    std::vector<std::chrono::milliseconds> attempts;
+    for (int look = 0; look < 200 && attempts.size() < 4; ++look) {
+      history.since_last_success = steady - last_success_steady;
+      if (last_failure_steady) history.since_last_failure = steady - *last_failure_steady;
+      const auto next = next_backup(now, history, settings);
+      if (next.at > now) {
+        // Sleeps at most a minute, as the daemon does, then looks again.
+        const auto wait = std::min<std::chrono::milliseconds>(
+            std::chrono::duration_cast<std::chrono::milliseconds>(next.at - now), 1min);
+        now += wait;
+        steady += wait;
+        continue;
+      }
+      attempts.push_back(steady);
+      if (failing) {
+        history.last_failure = now;
+        ++history.failures_since_success;
+        last_failure_steady = steady;
+      } else {
+        history.last_success = now;
+        last_success_steady = steady;
+      }
+    }
+    ASSERT_EQ(attempts.size(), 4U) << (failing ? "retries" : "interval backups") << " stalled";
+    if (failing) {
+      // 2 s after the backup, then 1, 2 and 4 minutes of back-off.
+      EXPECT_EQ(attempts[0], 2s);
+      EXPECT_EQ(attempts[1] - attempts[0], 1min);
+      EXPECT_EQ(attempts[2] - attempts[1], 2min);
+      EXPECT_EQ(attempts[3] - attempts[2], 4min);
+    } else {
+      for (std::size_t i = 0; i < attempts.size(); ++i) EXPECT_EQ(attempts[i], 2s * static_cast<int>(i + 1));
+    }
+  }
+}
 
 TEST(RetryBackoff, DoublesFromAMinuteUpToAnHour) {
   EXPECT_EQ(retry_backoff(0), 0s);
