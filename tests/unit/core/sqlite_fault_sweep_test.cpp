@@ -83,6 +83,15 @@ class SqliteFaultSweep : public ::testing::Test {
   sqlite::Connection database() { return open_database({database_path(), 0600, 1s}); }
 
   // The live database, read with no fault armed: whole, and how many rows t holds.
+  // t with `rows` rows of `bytes` random bytes each, and a verified backup of it.
+  std::filesystem::path rows_and_a_backup(int rows, int bytes) {
+    auto db = database();
+    db.exec("CREATE TABLE t (x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < " +
+            std::to_string(rows) + ") INSERT INTO t SELECT randomblob(" + std::to_string(bytes) + ") FROM n;");
+    Job job("backup");
+    return take_backup(db, options_, env_, job).file;
+  }
+
   void expect_live_database_whole(const std::string& context) {
     vfs_.disarm();
     Job job("check");
@@ -135,16 +144,8 @@ class SqliteFaultSweep : public ::testing::Test {
 };
 
 TEST_F(SqliteFaultSweep, BackupEndsInAnErrorAndKeepsTheOlderOneAtEveryFault) {
-  {
-    auto db = database();
-    db.exec("CREATE TABLE t (x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300) "
-            "INSERT INTO t SELECT randomblob(500) FROM n;");
-  }
+  const auto good = rows_and_a_backup(300, 500);
   Job job("backup");
-  const auto good = [&] {
-    auto db = database();
-    return take_backup(db, options_, env_, job).file;
-  }();
   int faulted = 0;
   for (const bool whole_file : {true, false}) {
     // Without the checkpoint first, and with commits in the WAL (held there by a
@@ -225,16 +226,8 @@ TEST_F(SqliteFaultSweep, AFaultWritingThePageCopyIsAlwaysReported) {
 }
 
 TEST_F(SqliteFaultSweep, VerifyNeverCallsABackupItCouldNotReadOk) {
-  {
-    auto db = database();
-    db.exec("CREATE TABLE t (x); WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 50) "
-            "INSERT INTO t SELECT randomblob(3000) FROM n;");
-  }
+  const auto good = rows_and_a_backup(50, 3000);
   Job job("verify");
-  const auto good = [&] {
-    auto db = database();
-    return take_backup(db, options_, env_, job).file;
-  }();
   const auto name = good.filename().string();
   int faulted = 0;
   for (const auto fault : {FaultVfs::Fault::eio}) {
@@ -257,15 +250,8 @@ TEST_F(SqliteFaultSweep, VerifyNeverCallsABackupItCouldNotReadOk) {
 }
 
 TEST_F(SqliteFaultSweep, InPlaceRestoreLeavesTheOldOrTheRestoredContentAndLosesNeither) {
-  {
-    auto db = database();
-    db.exec("CREATE TABLE t (x); INSERT INTO t SELECT randomblob(2000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3);");
-  }
+  const auto good = rows_and_a_backup(3, 2000);
   Job job("restore");
-  const auto good = [&] {
-    auto db = database();
-    return take_backup(db, options_, env_, job).file;
-  }();
   RestoreOptions restore;
   restore.database = database_path();
   restore.backup_dir = options_.dir;
@@ -317,15 +303,8 @@ TEST_F(SqliteFaultSweep, InPlaceRestoreLeavesTheOldOrTheRestoredContentAndLosesN
 }
 
 TEST_F(SqliteFaultSweep, RestoreToANewFileLeavesNothingThereAfterAFault) {
-  {
-    auto db = database();
-    db.exec("CREATE TABLE t (x); INSERT INTO t SELECT randomblob(2000) FROM (SELECT 1 UNION SELECT 2 UNION SELECT 3);");
-  }
+  const auto good = rows_and_a_backup(3, 2000);
   Job job("restore");
-  const auto good = [&] {
-    auto db = database();
-    return take_backup(db, options_, env_, job).file;
-  }();
   RestoreOptions restore;
   restore.database = database_path();
   restore.backup_dir = options_.dir;
