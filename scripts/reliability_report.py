@@ -37,6 +37,30 @@ ROWS = [
     ("I/O faults", "a fault at every operation of saving the replaced content before an in-place restore",
      "unit:FaultSweep.InPlaceRestoreTouchesNothingWhenSavingTheReplacedContentFails", "faulted_runs",
      "an error; the live database untouched"),
+    ("I/O faults", "inside SQLite's own I/O (a VFS shim): EIO, ENOSPC and short writes at the Nth read, write, "
+                   "sync or truncate of the live database or the copy, for every N, both ways of copying",
+     "unit:SqliteFaultSweep.BackupEndsInAnErrorAndKeepsTheOlderOneAtEveryFault", "faulted_runs",
+     "an error, or (for a fault SQLite absorbed) a backup equal to its source; the older backup kept; the live "
+     "database whole"),
+    ("I/O faults", "EIO, ENOSPC and short writes at every write, sync or truncate of a page-by-page copy",
+     "unit:SqliteFaultSweep.AFaultWritingThePageCopyIsAlwaysReported", "faulted_runs",
+     "always an error; nothing listed"),
+    ("I/O faults", "EIO at every read of a backup being verified",
+     "unit:SqliteFaultSweep.VerifyNeverCallsABackupItCouldNotReadOk", "faulted_runs", "never called ok"),
+    ("I/O faults", "EIO, ENOSPC and short writes at every I/O of an in-place restore (live database, journal, "
+                   "WAL, the pre-restore copy)",
+     "unit:SqliteFaultSweep.InPlaceRestoreLeavesTheOldOrTheRestoredContentAndLosesNeither", "faulted_runs",
+     "the live database whole, old or restored; the old content live or kept as a verified pre-restore backup"),
+    ("I/O faults", "the same at every I/O of `restore --to`",
+     "unit:SqliteFaultSweep.RestoreToANewFileLeavesNothingThereAfterAFault", "faulted_runs",
+     "an error and no file left at the target"),
+    ("I/O faults", "EIO, ENOSPC and short writes at every I/O of three migrations",
+     "unit:SqliteFaultSweep.AMigrationIsAppliedWholeOrNotAtAllAtEveryFault", "faulted_runs",
+     "each migration whole and recorded, or absent"),
+    ("power loss", "the power cut at every step of backup, backup, prune, backup; the folder rebuilt with only "
+                   "synced bytes and names, and with names but unsynced bytes lost",
+     "unit:PowerLoss.EveryBackupReportedDoneSurvivesACutAtEveryStep", "power_cuts",
+     "every backup reported done listed and verified; no listed backup fails; the next backup succeeds"),
     ("full disk", "a backup volume too small for the copy (a real tmpfs), then read-only",
      "integration/test_backup_cli.py::test_a_full_backup_volume_refuses_the_backup_and_keeps_the_old_ones", None,
      "refused with the reason; old backups intact"),
@@ -55,6 +79,27 @@ ROWS = [
     ("damaged input", "20 pages overwritten in the middle of the live database",
      "integration/test_daemon_checks.py::test_quick_check_finds_damage_past_the_first_page", None,
      "/health failing with SQLite's first error"),
+    ("damaged input", "the database deleted under the running daemon",
+     "integration/test_daemon_damage.py::test_a_deleted_database_is_failing_within_the_probe_interval_and_not_made_again",
+     None, "/health failing within the 5 s probe interval; a backup fails and makes no empty database"),
+    ("damaged input", "the database replaced (a copy renamed over it) under the running daemon",
+     "integration/test_daemon_damage.py::test_a_database_replaced_under_the_daemon_is_failing_and_named", None,
+     "/health failing within the probe interval, naming both inodes"),
+    ("damaged input", "the database made unreadable (the daemon as a second uid)",
+     "integration/test_daemon_damage.py::test_a_database_made_unreadable_is_failing_within_the_probe_interval_and_recovers",
+     None, "/health failing within the probe interval; ok again when readable"),
+    ("damaged input", "the WAL cut mid-frame after its writer crashed",
+     "integration/test_daemon_damage.py::test_a_wal_cut_short_after_a_writer_crashed_keeps_a_whole_prefix_and_backs_up",
+     None, "integrity_check ok, the commits before the cut all there; the next backup equals it"),
+    ("damaged input", "the live database with flipped bytes, then a backup asked for",
+     "integration/test_daemon_damage.py::test_a_database_with_flipped_bytes_never_gets_a_backup_in_place_of_a_good_one",
+     None, "the backup fails its integrity check; only the good one listed"),
+    ("clock", "the running daemon's wall clock moved a year forward, a year back, three days back (libfaketime)",
+     "integration/test_schedule.py::test_the_wall_clock_moved_by_days_and_a_year_under_the_running_daemon", None,
+     "backups go on within seconds of each jump; a year forward deletes one night; a clock behind deletes nothing"),
+    ("clock", "the clock moved back behind the last backup, the daemon's loop simulated",
+     "unit:NextBackup.AClockMovedBackBehindTheLastBackupNeverStallsIntervalsOrRetries", None,
+     "intervals every interval; retries after their back-off"),
     ("clock", "wall clock a year back and a year forward: the schedule",
      "unit:Schedule/NextBackupTable.Case/clock_back_a_year__the_next_night__not_a_year_on", None,
      "the next night, not a year on; one catch-up forward"),
@@ -72,6 +117,13 @@ ROWS = [
      "integration/test_http_hostile.py", None, "other clients answered; memory and descriptors bounded"),
     ("hostile files", "FIFOs, devices, symlink loops, oversize files and forged names in the migration folder",
      "integration/test_migrate_hostile.py", None, "refused naming the file; nothing applied"),
+    ("hostile files", "links planted at the next backups' names, their sidecars and temporaries, and at "
+                      "`restore --to`'s target",
+     "integration/test_files_hostile.py::test_links_planted_at_backup_sidecar_and_temporary_paths_are_not_followed",
+     None, "never followed; listed as foreign; what they point at untouched"),
+    ("modes", "database, WAL, shm, socket, backup folder, backups and sidecars under umask 0",
+     "integration/test_files_hostile.py::test_every_file_has_its_mode_under_umask_0", None,
+     "file-mode, socket-mode, 0700 and 0600 as specified"),
     ("authorization", "POST /backup and /checkpoint from a second uid",
      "integration/test_daemon_backup.py::test_only_root_the_daemons_user_and_admin_group_may_post", None, "403"),
     ("stop", "SIGTERM during a long copy, a long migration statement and a lock wait",
@@ -81,7 +133,7 @@ ROWS = [
 
 def run_unit(out_json):
     subprocess.run([str(BUILD / "tests" / "sqlkeeper_unit_tests"),
-                    "--gtest_filter=FaultSweep.*:Retention.*:Schedule/*", f"--gtest_output=json:{out_json}"],
+                    "--gtest_filter=FaultSweep.*:SqliteFaultSweep.*:PowerLoss.*:NextBackup.*:Retention.*:Schedule/*", f"--gtest_output=json:{out_json}"],
                    check=False, stdout=subprocess.DEVNULL)
     results = {}
     for suite in json.loads(Path(out_json).read_text())["testsuites"]:
@@ -139,10 +191,10 @@ def main():
             runs = (f"{f['kills']['daemon']} daemon kills, {f['kills']['backup']} backup and "
                     f"{f['kills']['restore']} restore kills, {f['rows_committed']} rows written, "
                     f"{f['migrations_added']} migrations, {f['seconds']} s")
-        elif unit == "faulted_runs":
+        elif unit in ("faulted_runs", "power_cuts"):
             props = results.get(test, {}).get("props", {})
-            if "faulted_runs" in props:
-                runs = f"{props['faulted_runs']} faulted runs"
+            if unit in props:
+                runs = f"{props[unit]} {unit.replace('_', ' ')}"
         status = ", ".join(sorted(set(statuses))) or "not run"
         result = expected if passed else f"**{status}**"
         lines.append(f"| {area} | {what} | `{test.replace('unit:', 'tests/unit: ')}` | {runs} | {result} |")
