@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/migration_source.h"
@@ -21,8 +22,35 @@ core::FileLock lock_instance(const std::filesystem::path& database, unsigned fil
                                        (holder.empty() ? "see the lock " + path.string() : holder) + ")");
 }
 
+namespace {
+
+// A database that is missing while backups of it lie in the folder was deleted,
+// or its volume is not mounted yet. An empty one made in its place would take
+// the applications' writes, and once retention-days of backups of it had piled
+// up, pruning would delete the last good ones.
+void refuse_a_new_database_beside_its_backups(const config::Config& c) {
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(c.database, ec))) return;
+  const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
+  const auto finished = std::count_if(catalog.backups.begin(), catalog.backups.end(),
+                                      [](const core::CatalogEntry& b) { return b.finished(); });
+  if (finished == 0) return;
+  const auto* last = core::last_regular_backup(catalog);
+  const auto newest = last != nullptr ? last->file : catalog.backups.back().file;
+  throw Error(ErrorCode::io,
+              "database " + c.database.string() + " does not exist, but " + std::to_string(finished) +
+                  " backups of it are in " + c.backup_dir.string() +
+                  ": it was deleted, or its volume is not mounted. sqlkeeper makes no empty database in its place; "
+                  "put one back with `sqlkeeper restore " + newest.string() + "`, or move the backups away to start "
+                  "afresh",
+              0, ENOENT);
+}
+
+}  // namespace
+
 StartupResult start_up(const config::Config& c, core::Job& job, Env& env,
                        const std::function<void(const std::string&)>& on_migration) {
+  refuse_a_new_database_beside_its_backups(c);
   auto db = core::open_database({c.database, c.file_mode, c.busy_timeout});
   StartupResult result;
   const auto started = std::chrono::steady_clock::now();

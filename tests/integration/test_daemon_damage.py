@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import http_request, open_db, run_cli, wait_until
+from conftest import Daemon, http_request, open_db, run_cli, wait_until
 
 # The daemon probes the database every 5 s (kRefreshInterval); allow a second for the answer.
 PROBE_INTERVAL = 5.0
@@ -197,3 +197,43 @@ def test_a_database_with_flipped_bytes_never_gets_a_backup_in_place_of_a_good_on
     listed = listed_backups(d)["backups"]
     assert [b["file"] for b in listed] == [good["file"]]
     verify_all(d)
+
+
+def test_a_missing_database_with_backups_beside_it_is_not_made_again_empty(daemon_factory):
+    d = daemon_factory().start().wait_ready()
+    con = open_db(d.database)
+    con.execute("CREATE TABLE t (x)")
+    con.execute("INSERT INTO t VALUES (42)")
+    con.close()
+    d.stop()
+    r = run_cli("backup", "--database", d.database, "--backup-dir", d.backups, "--json")
+    assert r.returncode == 0, r.stderr
+    backup = json.loads(r.stdout)["file"]
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(f"{d.database}{suffix}"):
+            os.unlink(f"{d.database}{suffix}")
+    # Deleted (or its volume not mounted yet): the daemon refuses to start on an empty one.
+    os.unlink(d.workdir / "notify.sock")
+    refused = Daemon(d.workdir)
+    try:
+        refused.start()
+        assert refused.wait_exit(30) != 0
+        out = refused.output()
+        assert f"database {d.database} does not exist, but 1 backups of it are in {d.backups}" in out, out
+        assert f"sqlkeeper restore {backup}" in out
+        assert not d.database.exists()
+        assert any("does not exist" in v for _, v in refused.notify.all("STATUS"))
+    finally:
+        refused.stop()
+    # The way back the message names: restore, then start.
+    r = run_cli("restore", backup, "--database", d.database, "--backup-dir", d.backups)
+    assert r.returncode == 0, r.stderr
+    os.unlink(d.workdir / "notify.sock")
+    again = Daemon(d.workdir)
+    try:
+        again.start().wait_ready()
+        con = sqlite3.connect(d.database)
+        assert con.execute("SELECT x FROM t").fetchall() == [(42,)]
+        con.close()
+    finally:
+        again.stop()
