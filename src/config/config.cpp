@@ -11,6 +11,7 @@
 
 #include "sqlkeeper/config/command.h"
 #include "sqlkeeper/error.h"
+#include "sqlkeeper/printable.h"
 
 namespace po = boost::program_options;
 
@@ -272,18 +273,8 @@ std::string syntax_problem(po::invalid_syntax::kind_t kind) {
 // At most 80 bytes, with control and non-ASCII bytes as \xNN: a message must not
 // carry a terminal escape or a forged log line out of a hostile file.
 std::string printable(const std::string& text) {
-  static const char* hex = "0123456789abcdef";
   std::string out;
-  for (const char ch : text.substr(0, 80)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c < 0x20 || c >= 0x7f) {
-      out += "\\x";
-      out += hex[c >> 4];
-      out += hex[c & 15];
-    } else {
-      out += ch;
-    }
-  }
+  for (const char ch : text.substr(0, 80)) append_printable(out, ch);
   return out;
 }
 

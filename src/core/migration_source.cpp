@@ -14,6 +14,7 @@
 
 #include "sqlkeeper/core/sha256.h"
 #include "sqlkeeper/error.h"
+#include "sqlkeeper/printable.h"
 #include "sqlkeeper/fd.h"
 
 namespace sqlkeeper::core {
@@ -80,21 +81,15 @@ std::string read_file(const std::filesystem::path& path, const std::string& what
 // A file name as it can be shown in one log line: printable ASCII kept, every
 // other byte escaped, so a name cannot forge or break a line.
 std::string escaped_name(std::string_view name) {
-  static constexpr char kHex[] = "0123456789abcdef";
   std::string out = "\"";
   for (const char c : name) {
-    const auto u = static_cast<unsigned char>(c);
     if (c == '\n') {
       out += "\\n";
     } else if (c == '"' || c == '\\') {
       out += '\\';
       out += c;
-    } else if (u < 0x20 || u >= 0x7f) {
-      out += "\\x";
-      out += kHex[u >> 4];
-      out += kHex[u & 0xf];
     } else {
-      out += c;
+      append_printable(out, c);
     }
   }
   return out + "\"";

@@ -14,6 +14,7 @@
 #include <cstring>
 
 #include "sqlkeeper/config/units.h"
+#include "sqlkeeper/printable.h"
 
 extern char** environ;  // NOLINT(readability-redundant-declaration): POSIX declares it nowhere
 
@@ -62,20 +63,12 @@ std::vector<std::string> last_lines(const std::string& text, std::size_t max_lin
     line.clear();
   };
   for (const char ch : text) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c == '\n' || c == '\r') {
+    if (ch == '\n' || ch == '\r') {
       flush();
       continue;
     }
     if (line.size() >= max_width) continue;
-    if (c < 0x20 || c >= 0x7f) {
-      static const char* hex = "0123456789abcdef";
-      line += "\\x";
-      line += hex[c >> 4];
-      line += hex[c & 15];
-    } else {
-      line += ch;
-    }
+    append_printable(line, ch);
   }
   flush();
   if (lines.size() > max_lines) lines.erase(lines.begin(), lines.end() - static_cast<std::ptrdiff_t>(max_lines));

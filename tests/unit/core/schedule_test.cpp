@@ -24,6 +24,9 @@ struct Case {
   const char* why;  // the start of the reason
 };
 
+// gtest shows a case by its name, not as 80 bytes of hex.
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 // A daemon started an hour before `now` in every case.
 const Case kCases[] = {
     {"the slot later today, in local time", "Europe/Berlin", {3, 0}, 0ms, "2026-11-27T01:00:00Z",
