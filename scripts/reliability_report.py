@@ -82,6 +82,10 @@ ROWS = [
     ("damaged input", "the database deleted under the running daemon",
      "integration/test_daemon_damage.py::test_a_deleted_database_is_failing_within_the_probe_interval_and_not_made_again",
      None, "/health failing within the 5 s probe interval; a backup fails and makes no empty database"),
+    ("damaged input", "the database missing at start with backups of it in the folder (deleted, or its volume "
+                      "not mounted)",
+     "integration/test_daemon_damage.py::test_a_missing_database_with_backups_beside_it_is_not_made_again_empty",
+     None, "start-up refused, naming the restore that puts it back; no empty database made"),
     ("damaged input", "the database replaced (a copy renamed over it) under the running daemon",
      "integration/test_daemon_damage.py::test_a_database_replaced_under_the_daemon_is_failing_and_named", None,
      "/health failing within the probe interval, naming both inodes"),

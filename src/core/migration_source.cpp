@@ -14,8 +14,8 @@
 
 #include "sqlkeeper/core/sha256.h"
 #include "sqlkeeper/error.h"
-#include "sqlkeeper/printable.h"
 #include "sqlkeeper/fd.h"
+#include "sqlkeeper/printable.h"
 
 namespace sqlkeeper::core {
 namespace {
