@@ -214,7 +214,8 @@ class Daemon {
 
   void note_replacement() {
     if (!opened_as_) return;
-    auto problem = core::replaced_problem(loaded_.config.database, *opened_as_, core::identity_of(loaded_.config.database));
+    const auto& database = loaded_.config.database;
+    auto problem = core::replaced_problem(database, *opened_as_, core::identity_of(database));
     if (!problem.empty() && state_.database_replaced.empty()) spdlog::critical("{}", problem);
     state_.database_replaced = std::move(problem);
   }
@@ -404,8 +405,8 @@ class Daemon {
   AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;
-  bool probing_ = false;
-  std::optional<core::FileIdentity> opened_as_;  // the database file at READY  // the loop probes the database once it is open
+  bool probing_ = false;  // the loop probes the database once it is open
+  std::optional<core::FileIdentity> opened_as_;  // the database file at READY
   std::shared_ptr<core::Job> startup_job_;
   bool stopping_ = false;
   int exit_code_ = EXIT_SUCCESS;

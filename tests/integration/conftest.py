@@ -201,10 +201,7 @@ class Daemon:
         return self
 
     def _hand_folder_to(self, uid):
-        for folder in self.workdir.parents:
-            if str(folder) in ("/", "/tmp"):
-                break
-            os.chmod(folder, os.stat(folder).st_mode | 0o711)
+        open_the_way_to(self.workdir)
         for folder, dirs, files in os.walk(self.workdir):
             for name in [folder, *(os.path.join(folder, n) for n in dirs + files)]:
                 os.chown(name, uid, uid)
@@ -246,6 +243,14 @@ class Daemon:
 
     def output(self):
         return self.log_path.read_text(errors="replace")
+
+
+def open_the_way_to(path):
+    """Lets a second uid through the test's private folders above `path`."""
+    for folder in Path(path).parents:
+        if str(folder) in ("/", "/tmp"):
+            break
+        os.chmod(folder, os.stat(folder).st_mode | 0o711)
 
 
 @pytest.fixture

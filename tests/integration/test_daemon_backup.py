@@ -13,8 +13,8 @@ import time
 
 import pytest
 
-from conftest import (SOURCE_DIR, http_request, linked_sqlite, open_db, query, start_writer, stop_writer,
-                      wait_until)
+from conftest import (SOURCE_DIR, http_request, linked_sqlite, open_db, open_the_way_to, query, start_writer,
+                      stop_writer, wait_until)
 
 # Checkpoints are taken only with a SQLite that has the WAL-reset fix (the bundled
 # one); the SQLKEEPER_SYSTEM_SQLITE build runs the test that it takes none instead.
@@ -147,11 +147,8 @@ def run_as(uid, groups, target, sock):
 def test_only_root_the_daemons_user_and_admin_group_may_post(daemon_factory):
     admin = grp.getgrnam("users")
     d = daemon_factory(extra_args=["--socket-mode", "0666", "--admin-group", "users"]).start().wait_ready()
-    # the second uid must reach the socket: open the way through the test's private folders
-    for folder in [d.socket.parent, *d.socket.parent.parents]:
-        if str(folder) in ("/", "/tmp"):
-            break
-        os.chmod(folder, os.stat(folder).st_mode | 0o711)
+    # the second uid must reach the socket
+    open_the_way_to(d.socket)
     nobody = 65534
     assert run_as(nobody, [], "/checkpoint", d.socket) == 403
     assert run_as(nobody, [], "/backup", d.socket) == 403
