@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The quick start and CI entry point.
 #   scripts/dev.sh run    install what is missing, build, run the daemon on ./local
-#   scripts/dev.sh test   install what is missing, build (warnings as errors) and run
-#                         every test, then again under ASan+UBSan, then again linked
-#                         with the system SQLite instead of the bundled one
+#   scripts/dev.sh test   install what is missing, build (warnings as errors), run the
+#                         unit and integration tests
+#   scripts/dev.sh test --full   the same, then the end-to-end tests under systemd and
+#                         the benchmark guard, the suite again under ASan+UBSan and
+#                         linked with the system SQLite, and the fuzz targets (CI)
 #   scripts/dev.sh build  install what is missing and build only
 #   scripts/dev.sh fuzz [TARGET...]  build the libFuzzer targets with clang and run
 #                         each for SK_FUZZ_SECONDS (20); part of `test`
@@ -26,7 +28,8 @@ run_packages=(curl)
 # with systemd-nspawn (tests/systemd). tzdata: the schedule's tests use real zones
 # (Europe/Berlin, America/New_York) for daylight-saving changes. libfaketime: the
 # clock-jump test moves the running daemon's wall clock by days and a year.
-test_packages=(python3 python3-pytest sqlite3 curl make systemd debootstrap systemd-container tzdata libfaketime)
+test_packages=(python3 python3-pytest sqlite3 curl make systemd tzdata libfaketime)
+e2e_packages=(debootstrap systemd-container)
 # clang, libclang-rt-14-dev: the libFuzzer targets (tests/fuzz).
 fuzz_packages=(clang libclang-rt-14-dev)
 
@@ -128,7 +131,13 @@ case "${1:-}" in
       --socket local/sqlkeeper.sock --migrations migrations "${@:2}"
     ;;
   test)
-    ensure_packages "${build_packages[@]}" "${test_packages[@]}" "${fuzz_packages[@]}"
+    full=false
+    [ "${2:-}" = "--full" ] && full=true
+    if $full; then
+      ensure_packages "${build_packages[@]}" "${test_packages[@]}" "${e2e_packages[@]}" "${fuzz_packages[@]}"
+    else
+      ensure_packages "${build_packages[@]}" "${test_packages[@]}"
+    fi
     ensure_node
     # The drizzle interop tests find drizzle-orm and better-sqlite3 through this.
     SK_TEST_NODE_MODULES=$(bash tests/interop/setup.sh | tail -n 1)
@@ -136,6 +145,16 @@ case "${1:-}" in
     SK_PROMTOOL=$(ensure_promtool)
     export SK_PROMTOOL
     build build -DSQLKEEPER_WERROR=ON
+    if ! $full; then
+      (cd build && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|bench-guard)$')
+      cat >&2 <<'TXT'
+sqlkeeper: the unit and integration tests passed. Not run here, and run by
+`scripts/dev.sh test --full` (what CI runs): the end-to-end tests under a booted
+systemd, the benchmark guard, the suite again under ASan+UBSan and against the
+system SQLite, and the fuzz targets.
+TXT
+      exit 0
+    fi
     # The .deb the systemd-e2e test installs into its container.
     (cd build && cpack -G DEB >/dev/null)
     (cd build && ctest --output-on-failure -j "$jobs")
@@ -160,7 +179,7 @@ case "${1:-}" in
     /usr/bin/python3 bench/bench.py --binary build/sqlkeeper "$@"
     ;;
   *)
-    echo "usage: scripts/dev.sh run|test|build|bench [bench.py options]" >&2
+    echo "usage: scripts/dev.sh run|test [--full]|build|fuzz|bench [bench.py options]" >&2
     exit 64
     ;;
 esac

@@ -8,7 +8,7 @@
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/restore.h"
+#include "sqlkeeper/core/verify.h"
 #include "sqlkeeper/error.h"
 
 namespace po = boost::program_options;
