@@ -1,4 +1,4 @@
-// `sqlkeeper restore (--latest|FILE) [--to PATH] [--force]`: a verified restore,
+// `sqlkeeper restore (--latest|FILE) [--to PATH] [--force] [--force-schema]`: a verified restore,
 // loaded through SQLite so that applications with the database open see it.
 #include <iostream>
 
@@ -18,7 +18,10 @@ po::options_description restore_options() {
   po::options_description desc("Options");
   desc.add_options()("latest", "restore the newest verified backup")(
       "to", po::value<std::string>(), "write a new database file here instead of replacing the configured one")(
-      "force", "replace the configured database even though it holds data");
+      "force", "replace the configured database even though it holds data")(
+      "force-schema",
+      "load a backup whose migration ledger does not fit the migrations folder (it names migrations the folder "
+      "lacks, or whose files changed) as it is");
   return desc;
 }
 
@@ -43,6 +46,9 @@ int restore_command(const Invocation& inv) {
   options.backup_dir = c.backup_dir;
   if (inv.vars.count("to")) options.to = inv.vars["to"].as<std::string>();
   options.force = inv.vars.count("force") > 0;
+  options.migrations = c.migrations;
+  options.allow_out_of_order = c.allow_out_of_order;
+  options.force_schema = inv.vars.count("force-schema") > 0;
   options.file_mode = c.file_mode;
   options.busy_timeout = c.busy_timeout;
   options.lock_timeout = c.lock_timeout;
@@ -50,8 +56,19 @@ int restore_command(const Invocation& inv) {
   const StopOnSignal stop(job);
   const auto r = core::restore_backup(backup, options, Env::real(), job);
   std::cout << "restored " << backup.string() << " into " << r.into.string() << " (" << r.pages << " pages, "
-            << r.duration.count() << " ms)\n";
+            << r.duration.count() << " ms";
+  if (!options.to) std::cout << "; the applications' writers waited at most " << r.writers_held.count() << " ms";
+  std::cout << ")\n";
+  if (!r.migrated.empty()) {
+    std::cout << "applied " << r.migrated.size() << " pending migration" << (r.migrated.size() == 1 ? "" : "s")
+              << " to the restored copy before loading it:";
+    for (const auto& m : r.migrated) std::cout << " " << m;
+    std::cout << "\n";
+  }
   if (r.pre_restore) std::cout << "the replaced content is kept as " << r.pre_restore->string() << "\n";
+  // Committed and durable: the restore is done, only the reassurance is missing.
+  if (!r.check_stopped.empty())
+    std::cout << "the check after it was stopped (" << r.check_stopped << "): check it with `sqlite3 " << r.into.string() << " 'PRAGMA integrity_check'`\n";
   return 0;
 }
 

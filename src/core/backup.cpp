@@ -108,9 +108,11 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   const auto database = source.path();
   const auto stem = database.stem().string();
   ensure_backup_dir(dir);
-  const auto lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job,
-                                      options.lock_timeout);
-  remove_temporaries(dir, stem);
+  std::optional<FileLock> lock;
+  if (!options.folder_locked) {
+    lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job, options.lock_timeout);
+    remove_temporaries(dir, stem);
+  }
   check_free_space(database, dir, env);
 
   BackupResult result;
@@ -146,7 +148,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
     // The copy and its verification, at background priority (core/background_priority.h).
     CopyInfo info;
     std::string digest;
-    run_at_background_priority([&] {
+    const auto copy_and_verify = [&] {
       const auto copy_started = std::chrono::steady_clock::now();
       info = copy_database(*from, tmp, job, whole_file);
       if (checkpointed && checkpointed->in_transaction()) checkpointed->exec("ROLLBACK");
@@ -182,7 +184,11 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
       result.bytes = std::filesystem::file_size(tmp);
       result.verify = since(verify_started);
       result.verified = true;
-    });
+    };
+    if (options.background)
+      run_at_background_priority(copy_and_verify);
+    else
+      copy_and_verify();
 
     env.rename(tmp, result.file);
     published = true;

@@ -26,6 +26,10 @@ struct BackupOptions {
   std::chrono::milliseconds checkpoint_busy_wait{200};
   std::uint64_t journal_size_limit = 64ULL << 20;
   std::chrono::milliseconds lock_timeout{std::chrono::minutes(2)};
+  // The caller holds the folder's lock already (a restore holds it throughout).
+  bool folder_locked = false;
+  // Copy and verify at background priority; off while the applications' writers wait for the copy.
+  bool background = true;
 };
 
 struct BackupResult {
