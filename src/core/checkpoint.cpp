@@ -9,6 +9,39 @@ namespace {
 
 constexpr std::uint64_t kWalHeader = 32;   // bytes before the first frame
 constexpr std::int64_t kFrameHeader = 24;  // bytes before each frame's page
+// Passive passes go on until one had at most this many frames to copy: the
+// applications appended about that much meanwhile, and the step under the
+// writer lock copies that (a few MiB at most, milliseconds of I/O).
+constexpr int kLockedFramesGoal = 256;
+// A pass that copied no less than the one before (the applications write as fast
+// as it copies), or left frames behind (a reader pins them), ends the passes;
+// this bounds them anyway.
+constexpr int kMaxPassivePasses = 16;
+
+struct Passes {
+  int count = 0;
+  int last_copied = -1;
+};
+
+Passes backfill_passively(sqlite::Connection& db, Job& job) {
+  Passes p;
+  int backfilled = 0;  // by the pass before; frames above it are what a pass copies
+  while (p.count < kMaxPassivePasses) {
+    int log = 0;
+    int done = 0;
+    const int rc = sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+    job.check("checkpointing " + db.path().string());
+    if (rc != SQLITE_OK || log < 0) break;
+    ++p.count;
+    // A writer restarts the WAL from its first frame once everything is backfilled.
+    const int copied = log >= backfilled ? log - backfilled : log;
+    const bool gained = p.last_copied < 0 || copied < p.last_copied;
+    p.last_copied = copied;
+    backfilled = done;
+    if (!gained || done < log || copied <= kLockedFramesGoal) break;
+  }
+  return p;
+}
 
 }  // namespace
 
@@ -35,12 +68,18 @@ CheckpointResult checkpoint_on(sqlite::Connection& db, Job& job, std::chrono::mi
   db.query_int64("SELECT count(*) FROM sqlite_schema");
   int log = 0;
   int done = 0;
-  // First a passive pass, which copies the WAL into the database while the
-  // applications go on writing; then TRUNCATE, which holds their writers off, but
-  // only for what they committed meanwhile, and empties the WAL. The passive pass
-  // is safe only because the linked SQLite has the WAL-reset fix: on an affected
-  // library sqlkeeper takes no checkpoints at all (checkpoints_allowed()).
-  if (checkpoints_allowed()) sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  // First passive passes, which copy the WAL into the database while the
+  // applications go on writing, each shorter than the one before while they copy
+  // faster than the applications write; then TRUNCATE, which holds their writers
+  // off, but only for the little they committed since the last pass, and empties
+  // the WAL. The passive passes are safe only because the linked SQLite has the
+  // WAL-reset fix: on an affected library sqlkeeper takes no checkpoints at all
+  // (checkpoints_allowed()).
+  if (checkpoints_allowed()) {
+    const auto passes = backfill_passively(db, job);
+    result.passive_passes = passes.count;
+    result.last_pass_frames = passes.last_copied;
+  }
   job.check("checkpointing " + database.string());
   scope.busy_until(Job::Clock::now() + busy_wait);
   const int rc = sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);

@@ -25,6 +25,8 @@ json checkpoint_result_json(const Outcome<core::CheckpointResult>& r) {
           {"complete", v.complete},
           {"wal_frames", v.wal_frames},
           {"checkpointed_frames", v.checkpointed_frames},
+          {"passive_passes", v.passive_passes},
+          {"last_pass_frames", v.last_pass_frames},
           {"wal_bytes_before", v.wal_bytes_before},
           {"wal_bytes_after", v.wal_bytes_after},
           {"duration_ms", v.duration.count()},

@@ -1,7 +1,12 @@
 #pragma once
 // Copying the WAL's frames back into the database file so the WAL stays small.
 //
-// Only modes that take the writer lock are used (TRUNCATE): a checkpoint that
+// Passive passes first copy the WAL while the applications write, until a pass
+// had little left to copy; then one TRUNCATE under the writer lock copies what
+// they committed since and resets the WAL. Passive passes are taken only with a
+// library that has the WAL-reset fix.
+//
+// The only mode that takes the writer lock is TRUNCATE: a checkpoint that
 // holds the writer lock cannot be the racing party of SQLite's WAL-reset bug
 // (3.7.0-3.51.2), and TRUNCATE also shrinks the WAL file to nothing when it
 // completes. It waits for the writer lock and then for readers through the busy
@@ -23,6 +28,11 @@ struct CheckpointResult {
   bool complete = false;         // every frame was copied and the WAL reset
   int wal_frames = 0;            // frames in the WAL when it ran (-1 when not in WAL mode)
   int checkpointed_frames = 0;   // of those, copied into the database
+  // The passive passes before the step under the writer lock, and the frames
+  // the last one copied (-1: none ran): about what the applications appended
+  // meanwhile, which the locked step copies while their writers wait.
+  int passive_passes = 0;
+  int last_pass_frames = -1;
   std::uint64_t wal_bytes_before = 0;
   std::uint64_t wal_bytes_after = 0;
   std::chrono::milliseconds duration{};
