@@ -207,6 +207,10 @@ std::vector<OptionSpec> make_table() {
       {"quick-check-interval", "1h",
        "how often PRAGMA quick_check reads the whole database to find damage early (0 turns it off)", true,
        duration_option(&Config::quick_check_interval, milliseconds(0), days(30))},
+      {"verify-interval", "7d",
+       "how often each kept backup is read again and compared with its checksum, one file at a time (0 turns it "
+       "off)",
+       true, duration_option(&Config::verify_interval, milliseconds(0), days(366))},
       {"checkpoint-busy-wait", "200ms",
        "how long a checkpoint may wait for readers while the applications' writers wait for it", true,
        duration_option(&Config::checkpoint_busy_wait, milliseconds(0), seconds(10))},

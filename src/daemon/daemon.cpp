@@ -23,6 +23,7 @@
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/daemon/maintenance.h"
 #include "sqlkeeper/daemon/scheduler.h"
+#include "sqlkeeper/daemon/scrubber.h"
 #include "sqlkeeper/daemon/notifier.h"
 #include "sqlkeeper/daemon/startup.h"
 #include "sqlkeeper/daemon/state.h"
@@ -59,7 +60,8 @@ class Daemon {
         extend_(io_),
         quick_check_(io_),
         maintenance_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
-        scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }) {
+        scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }),
+        scrubber_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }) {
     const auto& c = loaded_.config;
     admin_policy_ = admin_policy(c.admin_group);
     state_.started_at = env_.now();
@@ -173,6 +175,7 @@ class Daemon {
     asio::co_spawn(io_, quick_check_loop(), asio::detached);
     maintenance_.start();
     scheduler_.start();
+    scrubber_.start();
   }
 
   void status_changed() { notifier_.status(status_line(state_, env_.now())); }
@@ -357,6 +360,7 @@ class Daemon {
       admin_policy_ = admin_policy(loaded_.config.admin_group);
       state_.wal_max_bytes = loaded_.config.wal_max_bytes;
       scheduler_.rearm();
+      scrubber_.rearm();
       spdlog::info("configuration reloaded");
     } catch (const Error& e) {
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
@@ -384,6 +388,7 @@ class Daemon {
     quick_check_.cancel();
     maintenance_.stop();
     scheduler_.stop();
+    scrubber_.stop();
     // The running job (a migration rolls back) stops at its next step.
     if (auto job = worker_.running()) job->request_stop("the daemon is stopping");
   }
@@ -402,6 +407,7 @@ class Daemon {
   DaemonState state_;
   Maintenance maintenance_;
   Scheduler scheduler_;
+  Scrubber scrubber_;
   AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;

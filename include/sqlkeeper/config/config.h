@@ -43,6 +43,7 @@ struct Config {
   int max_connections = 0;
   Duration lock_timeout{};
   Duration quick_check_interval{};  // 0: off
+  Duration verify_interval{};       // each kept backup re-hashed at least this often; 0: off
   Duration checkpoint_busy_wait{};
   std::string app_group;
 };

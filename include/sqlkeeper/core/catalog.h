@@ -20,7 +20,8 @@ struct Sidecar {
   std::map<std::string, std::string> fields;  // size, pages, schema_version, verified, ...
 
   std::string field(const std::string& key) const;
-  bool verified() const { return field("verified") == "ok"; }
+  // Verified when written, and not found damaged by a later scrub (core/scrub.h).
+  bool verified() const { return field("verified") == "ok" && (field("checked").empty() || field("check") == "ok"); }
 };
 
 // Pure: text <-> Sidecar. parse_sidecar returns nullopt unless the first line is

@@ -3,6 +3,7 @@
 // renderings of it: the health socket's answers and the systemd STATUS= line.
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -97,6 +98,20 @@ struct QuickCheckSummary {
   std::chrono::milliseconds duration{};
 };
 
+// The scrub of kept backups (daemon/scrubber.h).
+struct ScrubSummary {
+  struct Last {
+    std::string file;
+    std::chrono::system_clock::time_point at;
+    bool ok = false;
+    std::string problem;
+  };
+  std::optional<Last> last;
+  std::map<std::string, std::string> damaged;  // backup file name -> what no longer matches
+  std::optional<std::chrono::system_clock::time_point> next;
+  std::uint64_t checked_total = 0;
+};
+
 struct DaemonState {
   core::Phase phase = core::Phase::starting;
   std::string phase_detail;  // e.g. the migration being applied, or the start-up error
@@ -112,6 +127,7 @@ struct DaemonState {
   std::optional<std::uint64_t> backup_free_bytes;
   std::optional<std::uint64_t> database_free_bytes;  // on the database's own volume
   std::optional<QuickCheckSummary> quick_check;
+  ScrubSummary scrub;
   CheckpointSummary checkpoint;
   BackupActivity backup;
   std::optional<BackupSummary> last_backup;
