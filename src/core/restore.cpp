@@ -58,8 +58,11 @@ void check_restored(RestoreResult& result, const RestoreOptions& options, Job& j
 
 RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreOptions& options, Env& env, Job& job) {
   const auto started = std::chrono::steady_clock::now();
-  const auto verified = verify_backup(backup, job);
+  const auto verified = verify_backup(backup, job, database_identity(options.database));
   if (!verified.ok) throw Error(ErrorCode::io, "refusing to restore " + backup.string() + ": " + verified.problem);
+  if (verified.state == BackupState::foreign && !options.force)
+    throw Error(ErrorCode::conflict, "refusing to restore " + backup.string() + ": " + verified.note +
+                                         "; add --force to restore it anyway");
   RestoreResult result;
   if (options.to) {
     const auto& to = *options.to;

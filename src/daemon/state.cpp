@@ -257,6 +257,7 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
     in.last_backup_verified = state.last_backup->verified;
   }
   in.backup_free_bytes = state.backup_free_bytes;
+  in.backup_problems = state.backup_problems;
   in.database_bytes = state.sizes.database;
   in.database_free_bytes = state.database_free_bytes;
   in.database_dir = std::filesystem::path(state.database).parent_path().string();
