@@ -7,19 +7,17 @@
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/config/units.h"
+#include "sqlkeeper/core/backup_state.h"
 #include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/sha256.h"
 
 namespace po = boost::program_options;
 
 namespace sqlkeeper::cli {
 namespace {
 
-// "ok", "MISMATCH", "no sidecar" or "not checked".
-std::string checksum_state(const core::CatalogEntry& e, bool compute) {
-  if (!e.sidecar) return "no sidecar";
-  if (!compute) return "not checked";
-  return core::sha256_file(e.file) == e.sidecar->sha256 ? "ok" : "MISMATCH";
+// The state as `verify` and `restore` see it; "DAMAGED" stands out in a column.
+std::string state_word(const std::string& state) {
+  return state == core::to_string(core::BackupState::damaged) ? "DAMAGED" : state;
 }
 
 }  // namespace
@@ -36,21 +34,27 @@ int backups_command(const Invocation& inv) {
   const auto& c = loaded.config;
   daemon::setup_logging(c.log_level);
   const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
+  const auto database = core::database_identity(c.database);
   const bool compute = !inv.vars.count("no-checksum");
   const auto now = std::chrono::system_clock::now();
   bool all_good = true;
   nlohmann::json list = nlohmann::json::array();
   for (const auto& e : catalog.backups) {
-    const auto checksum = checksum_state(e, compute);
-    all_good = all_good && e.verified() && checksum != "MISMATCH";
+    const auto check = compute ? core::check_backup(e, database, nullptr) : core::classify_backup(e, database);
+    auto problem = check.problem;
+    if (check.state == core::BackupState::ok && core::stamped_in_future(e, now)) problem = core::future_note(e);
+    all_good = all_good && (check.state == core::BackupState::ok || check.state == core::BackupState::foreign);
     list.push_back({{"file", e.file.string()},
                     {"time", config::format_utc(e.name.at)},
                     {"age_seconds", std::chrono::duration_cast<std::chrono::seconds>(now - e.name.at).count()},
                     {"bytes", e.size},
                     {"label", e.name.label},
                     {"finished", e.finished()},
-                    {"verified", e.verified()},
-                    {"checksum", checksum}});
+                    {"verified", check.state == core::BackupState::ok},
+                    {"state", core::to_string(check.state)},
+                    {"problem", problem},
+                    {"checksum", !e.sidecar ? "no sidecar" : !check.content_checked ? "not checked"
+                                 : check.state == core::BackupState::damaged ? "MISMATCH" : "ok"}});
   }
   if (inv.vars.count("json")) {
     nlohmann::json out = {{"dir", c.backup_dir.string()}, {"backups", list}, {"foreign", nlohmann::json::array()},
@@ -62,16 +66,18 @@ int backups_command(const Invocation& inv) {
   }
   std::cout << "backups in " << c.backup_dir.string() << "\n";
   std::cout << std::left << std::setw(22) << "TIME" << std::setw(14) << "AGE" << std::setw(12) << "SIZE"
-            << std::setw(15) << "LABEL" << std::setw(10) << "VERIFIED" << std::setw(13) << "CHECKSUM"
+            << std::setw(15) << "LABEL" << std::setw(12) << "STATE" << std::setw(13) << "CHECKSUM"
             << "FILE\n";
   for (const auto& j : list) {
     const auto age = config::format_duration(std::chrono::seconds(j["age_seconds"].get<std::int64_t>() / 60 * 60));
+    const auto problem = j["problem"].get<std::string>();
     std::cout << std::setw(22) << j["time"].get<std::string>() << std::setw(14) << age << std::setw(12)
               << config::format_size(j["bytes"].get<std::uint64_t>()) << std::setw(15)
-              << (j["label"].get<std::string>().empty() ? "-" : j["label"].get<std::string>()) << std::setw(10)
-              << (!j["finished"].get<bool>() ? "UNFINISHED" : j["verified"].get<bool>() ? "yes" : "NO") << std::setw(13)
-              << j["checksum"].get<std::string>() << std::filesystem::path(j["file"].get<std::string>()).filename().string()
-              << "\n";
+              << (j["label"].get<std::string>().empty() ? "-" : j["label"].get<std::string>()) << std::setw(12)
+              << state_word(j["state"].get<std::string>())
+              << std::setw(13) << j["checksum"].get<std::string>()
+              << std::filesystem::path(j["file"].get<std::string>()).filename().string()
+              << (problem.empty() ? "" : "  (" + problem + ")") << "\n";
   }
   if (list.empty()) std::cout << "(none)\n";
   for (const auto& f : catalog.temporaries)

@@ -29,9 +29,10 @@ int prune_command(const Invocation& inv) {
   const bool dry_run = inv.vars.count("dry-run") != 0;
   core::Job job("prune");
   const StopOnSignal stop(job);
-  const auto report = core::prune_backups(c.backup_dir, c.database.stem().string(), core::retention_policy(c), dry_run,
-                                          Env::real(), job, c.lock_timeout);
-  const auto& backups = report.catalog.backups;
+  const auto report =
+      core::prune_backups(c.backup_dir, c.database.stem().string(), core::database_identity(c.database),
+                          core::retention_policy(c), dry_run, Env::real(), job, c.lock_timeout);
+  const auto& backups = report.backups;
   if (inv.vars.count("json")) {
     nlohmann::json list = nlohmann::json::array();
     for (std::size_t i = 0; i < backups.size(); ++i) {
@@ -39,13 +40,18 @@ int prune_command(const Invocation& inv) {
       list.push_back({{"file", backups[i].file.string()},
                       {"time", config::format_utc(backups[i].name.at)},
                       {"label", backups[i].name.label},
-                      {"verified", backups[i].verified()},
+                      {"verified", report.checks[i].state == core::BackupState::ok},
+                      {"state", core::to_string(report.checks[i].state)},
+                      {"problem", report.checks[i].problem},
                       {"keep", d.keep},
                       {"rule", d.rule}});
     }
     nlohmann::json out = {{"dir", c.backup_dir.string()}, {"dry_run", dry_run},     {"backups", list},
                           {"held", report.plan.held},      {"deleted", nlohmann::json::array()},
-                          {"foreign", nlohmann::json::array()}};
+                          {"foreign", nlohmann::json::array()}, {"other_databases", nlohmann::json::array()},
+                          {"problems", report.problems}};
+    for (const auto& [file, of] : report.other_databases)
+      out["other_databases"].push_back({{"file", file.string()}, {"database", of}});
     for (const auto& f : report.deleted) out["deleted"].push_back(f.string());
     for (const auto& f : report.catalog.foreign) out["foreign"].push_back(f.string());
     std::cout << out.dump(2) << "\n";
@@ -62,6 +68,8 @@ int prune_command(const Invocation& inv) {
   if (backups.empty()) std::cout << "(no backups)\n";
   if (!report.plan.held.empty()) std::cout << "nothing deleted: " << report.plan.held << "\n";
   for (const auto& f : report.catalog.foreign) std::cout << "not a backup (left alone): " << f.filename().string() << "\n";
+  for (const auto& [file, of] : report.other_databases)
+    std::cout << "another database's backup (left alone): " << file.filename().string() << " (of " << of << ")\n";
   std::cout << (dry_run ? "would delete " : "deleted ") << deleting << (deleting == 1 ? " backup" : " backups")
             << ", keeping " << backups.size() - static_cast<std::size_t>(deleting) << "\n";
   return 0;

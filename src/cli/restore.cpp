@@ -7,6 +7,7 @@
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/latest_backup.h"
 #include "sqlkeeper/core/restore.h"
 #include "sqlkeeper/error.h"
 
@@ -16,7 +17,7 @@ namespace sqlkeeper::cli {
 
 po::options_description restore_options() {
   po::options_description desc("Options");
-  desc.add_options()("latest", "restore the newest verified backup")(
+  desc.add_options()("latest", "restore the newest backup that still matches its sidecar")(
       "to", po::value<std::string>(), "write a new database file here instead of replacing the configured one")(
       "force", "replace the configured database even though it holds data")(
       "force-schema",
@@ -34,9 +35,15 @@ int restore_command(const Invocation& inv) {
   if (inv.vars.count("latest")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give a FILE or --latest, not both");
     const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
-    const auto* last = core::last_regular_backup(catalog);
-    if (!last) throw Error(ErrorCode::io, "no verified backup in " + c.backup_dir.string() + " to restore");
-    backup = last->file;
+    core::Job choosing("choose the latest backup");
+    const StopOnSignal stop(choosing);
+    const auto latest =
+        core::choose_latest(catalog, core::database_identity(c.database), std::chrono::system_clock::now(), &choosing);
+    for (const auto& w : latest.warnings) std::cerr << "warning: " << w << "\n";
+    if (!latest.entry)
+      throw Error(ErrorCode::io, "no backup of " + c.database.string() + " in " + c.backup_dir.string() +
+                                     " matches its sidecar: nothing to restore");
+    backup = latest.entry->file;
   } else {
     if (inv.positional.size() != 1) throw Error(ErrorCode::config, "name one backup FILE to restore, or give --latest");
     backup = inv.positional.front();

@@ -7,6 +7,7 @@
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
+#include "sqlkeeper/core/backup_state.h"
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/verify.h"
 #include "sqlkeeper/error.h"
@@ -26,10 +27,13 @@ int verify_command(const Invocation& inv) {
   config::check_paths(loaded);
   const auto& c = loaded.config;
   daemon::setup_logging(c.log_level);
+  const auto database = core::database_identity(c.database);
   std::vector<std::filesystem::path> files;
   if (inv.vars.count("all")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give FILE arguments or --all, not both");
-    for (const auto& e : core::read_catalog(c.backup_dir, c.database.stem().string()).backups) files.push_back(e.file);
+    // This database's backups: another database's sharing the folder are its own to verify.
+    for (const auto& e : core::read_catalog(c.backup_dir, c.database.stem().string()).backups)
+      if (core::classify_backup(e, database).state != core::BackupState::foreign) files.push_back(e.file);
     if (files.empty()) std::cerr << "no backups in " << c.backup_dir.string() << "\n";
   } else {
     if (inv.positional.empty()) throw Error(ErrorCode::config, "name the backup files to verify, or give --all");
@@ -40,14 +44,14 @@ int verify_command(const Invocation& inv) {
   int bad = 0;
   nlohmann::json out = nlohmann::json::array();
   for (const auto& file : files) {
-    const auto r = core::verify_backup(file, job);
+    const auto r = core::verify_backup(file, job, database);
     bad += r.ok ? 0 : 1;
-    out.push_back({{"file", file.string()}, {"ok", r.ok}, {"checksum_checked", r.checksum_checked},
-                   {"problem", r.problem}, {"ms", r.duration.count()}});
+    out.push_back({{"file", file.string()}, {"ok", r.ok}, {"state", r.ok ? core::to_string(r.state) : "damaged"},
+                   {"checksum_checked", r.checksum_checked}, {"problem", r.problem}, {"note", r.note},
+                   {"ms", r.duration.count()}});
+    const auto note = r.note + (r.checksum_checked || r.note.empty() ? "" : ", checksum not checked");
     if (!inv.vars.count("json"))
-      std::cout << file.string() << ": "
-                << (r.ok ? std::string("ok") + (r.checksum_checked ? "" : " (no sidecar: checksum not checked)")
-                         : "BAD: " + r.problem)
+      std::cout << file.string() << ": " << (r.ok ? "ok" + (note.empty() ? "" : " (" + note + ")") : "BAD: " + r.problem)
                 << "\n";
   }
   if (inv.vars.count("json")) std::cout << out.dump(2) << "\n";

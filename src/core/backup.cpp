@@ -197,6 +197,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
     Sidecar sidecar{result.sha256, name, {}};
     sidecar.fields = {
         {"source", database.string()},
+        {kDatabaseKey, database_identity(database)},
         {"time", std::to_string(std::chrono::duration_cast<std::chrono::seconds>(result.at.time_since_epoch()).count())},
         {"label", options.label},
         {"size", std::to_string(result.bytes)},

@@ -6,8 +6,18 @@
 #include <fstream>
 #include <sstream>
 
+#include "sqlkeeper/printable.h"
+
 namespace sqlkeeper::core {
 namespace {
+
+// Text from a sidecar, safe in one line of a message.
+std::string shown(const std::string& text) {
+  std::string out;
+  for (const char c : text) append_printable(out, c);
+  return out;
+}
+
 
 constexpr std::size_t kStampLength = 16;  // yyyymmddThhmmssZ
 constexpr std::uintmax_t kMaxSidecarBytes = 64 * 1024;
@@ -22,14 +32,34 @@ bool is_label_char(char c) {
   return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-';
 }
 
-std::optional<Sidecar> read_sidecar(const std::filesystem::path& path, const std::string& file_name) {
+// Fills the entry's sidecar fields from "<file>.sha256". A symlink there is not
+// ours (never followed); a sidecar past the size limit or unreadable is damaged.
+void read_sidecar_of(CatalogEntry& e) {
+  const auto path = std::filesystem::path(e.file.string() + ".sha256");
   std::error_code ec;
-  if (!std::filesystem::is_regular_file(std::filesystem::symlink_status(path, ec))) return std::nullopt;
-  if (std::filesystem::file_size(path, ec) > kMaxSidecarBytes || ec) return std::nullopt;
+  const auto status = std::filesystem::symlink_status(path, ec);
+  if (!std::filesystem::exists(status)) return;
+  e.sidecar_exists = true;
+  if (!std::filesystem::is_regular_file(status)) {
+    e.sidecar_problem = "its sidecar " + path.filename().string() + " is not a regular file";
+    return;
+  }
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size > kMaxSidecarBytes) {
+    e.sidecar_problem = "its sidecar " + path.filename().string() + " is " +
+                        (ec ? "unreadable: " + ec.message() : "larger than a sidecar can be");
+    return;
+  }
   std::ifstream in(path, std::ios::binary);
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_sidecar(text.str(), file_name);
+  if (!in.good() && !in.eof()) {
+    e.sidecar_problem = "its sidecar " + path.filename().string() + " could not be read";
+    return;
+  }
+  auto parsed = read_sidecar_text(text.str(), e.file.filename().string());
+  e.sidecar = std::move(parsed.sidecar);
+  if (!e.sidecar) e.sidecar_problem = "its sidecar does not parse: " + parsed.problem;
 }
 
 bool is_our_temporary(const std::string& name, const std::string& stem) {
@@ -62,23 +92,35 @@ std::string format_sidecar(const Sidecar& sidecar) {
   return out;
 }
 
+std::string database_identity(const std::filesystem::path& database) {
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(database, ec);
+  return (ec ? database : absolute).lexically_normal().string();
+}
+
 std::optional<Sidecar> parse_sidecar(const std::string& text, const std::string& expected_file_name) {
+  return read_sidecar_text(text, expected_file_name).sidecar;
+}
+
+ParsedSidecar read_sidecar_text(const std::string& text, const std::string& expected_file_name) {
   std::istringstream in(text);
   std::string first;
-  if (!std::getline(in, first)) return std::nullopt;
+  if (!std::getline(in, first)) return {std::nullopt, "it is empty"};
   const auto gap = first.find("  ");
-  if (gap == std::string::npos) return std::nullopt;
+  if (gap == std::string::npos) return {std::nullopt, "its first line is not \"<sha256>  <file name>\""};
   Sidecar s;
   s.sha256 = first.substr(0, gap);
   s.file_name = first.substr(gap + 2);
-  if (!is_hex64(s.sha256) || s.file_name != expected_file_name) return std::nullopt;
+  if (!is_hex64(s.sha256)) return {std::nullopt, "its checksum is not 64 lowercase hex digits"};
+  if (s.file_name != expected_file_name)
+    return {std::nullopt, "it names another file (" + shown(s.file_name) + ")"};
   for (std::string line; std::getline(in, line);) {
     if (line.rfind("# ", 0) != 0) continue;
     const auto colon = line.find(": ", 2);
     if (colon == std::string::npos) continue;
     s.fields[line.substr(2, colon - 2)] = line.substr(colon + 2);
   }
-  return s;
+  return {std::move(s), ""};
 }
 
 std::optional<BackupName> parse_backup_name(const std::string& name, const std::string& stem) {
@@ -144,7 +186,7 @@ Catalog read_catalog(const std::filesystem::path& dir, const std::string& stem) 
     e.name = *parsed;
     e.size = std::filesystem::file_size(path, ec);
     e.mtime = std::filesystem::last_write_time(path, ec);
-    e.sidecar = read_sidecar(dir / (name + ".sha256"), name);
+    read_sidecar_of(e);
     catalog.backups.push_back(std::move(e));
   }
   // By time; within one second by the file's age ("-1" suffixes sort before the plain name).
@@ -153,6 +195,16 @@ Catalog read_catalog(const std::filesystem::path& dir, const std::string& stem) 
     return a.mtime < b.mtime;
   });
   return catalog;
+}
+
+CatalogEntry describe_file(const std::filesystem::path& file) {
+  CatalogEntry e;
+  e.file = file;
+  std::error_code ec;
+  e.size = std::filesystem::file_size(file, ec);
+  e.mtime = std::filesystem::last_write_time(file, ec);
+  read_sidecar_of(e);
+  return e;
 }
 
 const CatalogEntry* last_regular_backup(const Catalog& catalog) {

@@ -106,6 +106,13 @@ HealthCheck check_backup(const HealthInputs& in) {
   return {"backup", HealthStatus::ok, "last backup " + config::format_duration(age) + " ago"};
 }
 
+HealthCheck check_backup_files(const HealthInputs& in) {
+  if (in.backup_problems.empty()) return {"backup_files", HealthStatus::ok, "no damaged or future-stamped backup seen"};
+  std::string detail;
+  for (const auto& p : in.backup_problems) detail += (detail.empty() ? "" : "; ") + p;
+  return {"backup_files", HealthStatus::degraded, detail};
+}
+
 HealthCheck check_post_backup(const HealthInputs& in) {
   if (!in.post_backup_failure.empty())
     return {"post_backup", HealthStatus::degraded, "post-backup-command failed: " + in.post_backup_failure};
@@ -135,7 +142,7 @@ HealthCheck check_sqlite(const HealthInputs& in) {
 HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
   report.checks = {check_schema(in),  check_database(in), check_integrity(in), check_database_volume(in),
-                   check_wal(in),     check_backup(in),   check_post_backup(in), check_disk(in),
+                   check_wal(in),     check_backup(in),   check_backup_files(in), check_post_backup(in), check_disk(in),
                    check_sqlite(in)};
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;

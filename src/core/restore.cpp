@@ -272,8 +272,11 @@ RestoreResult restore_in_place(const std::filesystem::path& backup, const Restor
 RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreOptions& options, Env& env, Job& job) {
   const auto started = std::chrono::steady_clock::now();
   spdlog::info("restore: verifying {}", backup.string());
-  const auto verified = verify_backup(backup, job);
+  const auto verified = verify_backup(backup, job, database_identity(options.database));
   if (!verified.ok) throw Error(ErrorCode::io, "refusing to restore " + backup.string() + ": " + verified.problem);
+  if (verified.state == BackupState::foreign && !options.force)
+    throw Error(ErrorCode::conflict, "refusing to restore " + backup.string() + ": " + verified.note +
+                                         "; add --force to restore it anyway");
   auto result = options.to ? restore_to_new_file(backup, options, env, job) : restore_in_place(backup, options, env, job);
   result.duration = since(started);
   return result;

@@ -11,7 +11,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A backup stamped this far past now means the clock went back.
+// A backup stamped this far past now was made by a clock that was ahead.
 constexpr auto kClockSlack = std::chrono::minutes(5);
 
 struct Tier {
@@ -53,6 +53,14 @@ RetentionPlan plan_retention(const std::vector<RetentionItem>& items, TimePoint 
   for (const auto i : order) {
     const auto& item = items[i];
     auto& d = plan.decisions[i];
+    if (!item.set_aside.empty()) {
+      d.rule = item.set_aside;
+      continue;
+    }
+    if (item.at > now + kClockSlack) {
+      d.rule = "stamped in the future (" + format_local(item.at) + "): kept, not counted until the clock reaches it";
+      continue;
+    }
     if (item.label.empty()) {
       regular.push_back(i);
       continue;
@@ -75,9 +83,6 @@ RetentionPlan plan_retention(const std::vector<RetentionItem>& items, TimePoint 
   if (!regular.empty() && !items[regular.front()].verified)
     plan.held = "the newest backup, " + items[regular.front()].name +
                 ", is not verified: nothing is deleted until a backup succeeds";
-  else if (!regular.empty() && items[regular.front()].at > now + kClockSlack)
-    plan.held = "the clock (" + format_local(now) + ") is behind the newest backup, " + items[regular.front()].name +
-                ": nothing is deleted until it catches up";
 
   // The newest `retention-days` days that have a verified backup.
   std::set<LocalDate> recent_days;
@@ -104,9 +109,12 @@ RetentionPlan plan_retention(const std::vector<RetentionItem>& items, TimePoint 
     auto& d = plan.decisions[i];
     const auto local = to_local(item.at);
     std::vector<std::string> rules;
-    if (item.verified && ++verified_seen <= policy.min_count)
+    d.counted = item.verified && newest_verified && item.at == *newest_verified;
+    if (item.verified && ++verified_seen <= policy.min_count) {
+      d.counted = true;
       rules.push_back("retention-min-count: verified backup " + std::to_string(verified_seen) + " of the newest " +
                       std::to_string(policy.min_count));
+    }
     if (newest_verified && item.at > *newest_verified - std::chrono::days(policy.retention_days))
       rules.push_back("retention-days: within " + plural(policy.retention_days, "day", "days") +
                       " of the newest verified backup");
@@ -118,6 +126,7 @@ RetentionPlan plan_retention(const std::vector<RetentionItem>& items, TimePoint 
         const auto bucket = tiers[t].bucket(local);
         if (tier_buckets[t].count(bucket) != 0 || static_cast<int>(tier_buckets[t].size()) >= tiers[t].count) continue;
         tier_buckets[t].insert(bucket);
+        d.counted = true;
         rules.push_back(std::string(tiers[t].name) + ": " + bucket);
       }
     d.keep = !rules.empty();

@@ -48,6 +48,10 @@ NextBackup next_backup(TimePoint now, const ScheduleHistory& history, const Sche
   NextBackup next{next_slot, "nightly"};
   if (history.last_success && *history.last_success < previous_slot)
     next = {now, "catch-up: the backup due " + format_local(previous_slot) + " was not taken"};
+  else if (settings.interval <= 0ms && history.last_success && *history.last_success > now &&
+           !history.since_last_success)
+    next = {now, "catch-up: the newest backup is stamped " + format_local(*history.last_success) +
+                     ", after now; when it was really taken is unknown"};
 
   if (settings.interval > 0ms) {
     const auto from = last ? *last : history.started_at;

@@ -163,6 +163,8 @@ class Daemon {
     state_.schema = result.schema;
     state_.last_backup = result.last_backup;
     state_.backup_count = result.backup_count;
+    state_.backup_problems = result.backup_problems;
+    state_.future_backup_at = result.future_backup_at;
     state_.phase = core::Phase::ready;
     state_.phase_detail.clear();
     extend_.cancel();

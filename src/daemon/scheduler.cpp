@@ -39,6 +39,9 @@ Scheduler::Scheduler(asio::io_context& io, Worker& worker, Maintenance& maintena
 void Scheduler::start() {
   history_.started_at = state_.started_at;
   if (state_.last_backup && state_.last_backup->verified) history_.last_success = state_.last_backup->at;
+  // Only backups stamped in the future: their real age is unknown, and the
+  // schedule takes one now (core/schedule).
+  else if (state_.future_backup_at) history_.last_success = state_.future_backup_at;
   started_ = true;
   asio::co_spawn(io_, loop(), asio::detached);
 }
@@ -105,13 +108,14 @@ void Scheduler::prune() {
   pruning_ = true;
   const auto dir = config_.backup_dir;
   const auto stem = config_.database.stem().string();
+  const auto database = core::database_identity(config_.database);
   const auto policy = core::retention_policy(config_);
   const auto lock_timeout = config_.lock_timeout;
   auto& env = env_;
   post_job<core::PruneReport>(
       worker_, io_, "prune", kPruneLimit,
-      [dir, stem, policy, lock_timeout, &env](core::Job& job) {
-        return core::prune_backups(dir, stem, policy, /*dry_run=*/false, env, job, lock_timeout);
+      [dir, stem, database, policy, lock_timeout, &env](core::Job& job) {
+        return core::prune_backups(dir, stem, database, policy, /*dry_run=*/false, env, job, lock_timeout);
       },
       [this](const Outcome<core::PruneReport>& r) {
         pruning_ = false;
@@ -123,7 +127,15 @@ void Scheduler::prune() {
         } else {
           p.error.clear();
           p.deleted = r.value->deleted.size();
-          p.kept = r.value->catalog.backups.size() - p.deleted;
+          p.kept = r.value->backups.size() - p.deleted;
+          // What prune found on disk is what health reports: the damaged and
+          // future-stamped files by name, and as the last backup the newest
+          // one that still matched its sidecar.
+          state_.backup_problems = r.value->problems;
+          if (const auto& good = r.value->newest_good)
+            state_.last_backup = BackupSummary{good->file.string(), good->name.at, good->size, true};
+          else if (state_.last_backup)
+            state_.last_backup->verified = false;
           p.held = r.value->plan.held;
           p.deleted_total += p.deleted;
           if (!p.held.empty()) spdlog::warn("pruning held: {}", p.held);

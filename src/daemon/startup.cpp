@@ -8,7 +8,9 @@
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/migration_source.h"
 #include "sqlkeeper/core/migrator.h"
+#include "sqlkeeper/core/backup_state.h"
 #include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/latest_backup.h"
 #include "sqlkeeper/error.h"
 
 namespace sqlkeeper::daemon {
@@ -83,8 +85,21 @@ StartupResult start_up(const config::Config& c, core::Job& job, Env& env,
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
   const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
   for (const auto& b : catalog.backups) result.backup_count += b.finished() ? 1 : 0;
-  if (const auto* last = core::last_regular_backup(catalog))
-    result.last_backup = BackupSummary{last->file.string(), last->name.at, last->size, last->verified()};
+  const auto database = core::database_identity(c.database);
+  const auto now = env.now();
+  const auto latest = core::choose_latest(catalog, database, now, nullptr);
+  if (latest.entry && !core::stamped_in_future(*latest.entry, now))
+    result.last_backup = BackupSummary{latest.entry->file.string(), latest.entry->name.at, latest.entry->size, true};
+  for (const auto& b : catalog.backups) {
+    const auto check = core::classify_backup(b, database);
+    const auto name = b.file.filename().string();
+    if (check.state == core::BackupState::damaged) {
+      result.backup_problems.push_back(name + " is damaged: " + check.problem);
+    } else if (check.state == core::BackupState::ok && core::stamped_in_future(b, now)) {
+      result.backup_problems.push_back(name + " is " + core::future_note(b));
+      if (b.name.label.empty()) result.future_backup_at = b.name.at;
+    }
+  }
   return result;
 }
 

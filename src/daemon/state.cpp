@@ -1,5 +1,6 @@
 #include "sqlkeeper/daemon/state.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -257,6 +258,13 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
     in.last_backup_verified = state.last_backup->verified;
   }
   in.backup_free_bytes = state.backup_free_bytes;
+  in.backup_problems = state.backup_problems;
+  // What the scrub found, unless prune or the start already named it.
+  for (const auto& [file, problem] : state.scrub.damaged) {
+    const bool named = std::any_of(in.backup_problems.begin(), in.backup_problems.end(),
+                                   [&](const std::string& p) { return p.rfind(file + " ", 0) == 0; });
+    if (!named) in.backup_problems.push_back(file + " is damaged: no longer matches its sidecar: " + problem);
+  }
   in.database_bytes = state.sizes.database;
   in.database_free_bytes = state.database_free_bytes;
   in.database_dir = std::filesystem::path(state.database).parent_path().string();

@@ -2,8 +2,11 @@
 backup under a busy writer is a consistent snapshot; a listed backup verifies; a
 damaged one is named and refused; a restore loads through SQLite so another
 process's open connection sees the restored data; nothing half-made is left."""
+import datetime as dt
 import json
 import os
+import pathlib
+import shutil
 import subprocess
 import sys
 
@@ -144,7 +147,7 @@ def test_verify_names_a_damaged_backup_and_why(tmp_path):
     r = cli(tmp_path, "verify", "--all")
     assert r.returncode == 1
     assert f"{good}: ok" in r.stdout
-    assert f"{bad}: BAD: checksum mismatch" in r.stdout
+    assert f"{bad}: BAD: damaged: checksum mismatch" in r.stdout
     assert cli(tmp_path, "verify", good).returncode == 0
     # without its sidecar the damage is still found by integrity_check
     os.unlink(bad + ".sha256")
@@ -241,3 +244,38 @@ def test_a_full_backup_volume_refuses_the_backup_and_keeps_the_old_ones(tmp_path
         assert r.returncode == 1 and str(vol) in r.stderr, r.stderr
     finally:
         subprocess.run(["umount", "-l", str(vol)], check=False)
+
+
+def plant(tmp_path, template, at, sidecar=True):
+    """A copy of a real backup named as taken at `at`, with a sidecar like the real one's."""
+    name = f"app-{at.strftime('%Y%m%dT%H%M%SZ')}.db"
+    target = tmp_path / "backups" / name
+    shutil.copyfile(template["file"], target)
+    os.chmod(target, 0o600)
+    if sidecar:
+        lines = open(template["sidecar"]).read().splitlines()
+        lines[0] = f"{template['sha256']}  {name}"
+        lines = [f"# time: {int(at.timestamp())}" if l.startswith("# time:") else l for l in lines]
+        (tmp_path / "backups" / (name + ".sha256")).write_text("\n".join(lines) + "\n")
+    return target
+
+
+def test_prune_deletes_only_backups_with_a_parseable_sidecar_of_this_database(tmp_path):
+    """Item 6: a file with a backup's name but no sidecar (or one that does not
+    parse) is never deleted by retention, however old; one with its sidecar is."""
+    setup_db(tmp_path)
+    template = backup_json(tmp_path)
+    now = dt.datetime.now(dt.timezone.utc)
+    with_sidecar = plant(tmp_path, template, now - dt.timedelta(days=40))
+    without = plant(tmp_path, template, now - dt.timedelta(days=41), sidecar=False)
+    unparseable = plant(tmp_path, template, now - dt.timedelta(days=42))
+    pathlib.Path(str(unparseable) + ".sha256").write_text("not a checksum line\n")
+    r = cli(tmp_path, "prune", "--retention-days", "1", "--retention-min-count", "1")
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert not with_sidecar.exists() and not pathlib.Path(str(with_sidecar) + ".sha256").exists(), r.stdout
+    assert without.exists(), r.stdout
+    assert unparseable.exists() and pathlib.Path(str(unparseable) + ".sha256").exists(), r.stdout
+    lines = {l.split()[1]: l for l in r.stdout.splitlines() if l.startswith("keep ")}
+    assert "unfinished" in lines[without.name] and "no sidecar" in lines[without.name], r.stdout
+    assert "damaged" in lines[unparseable.name], r.stdout
+    assert r.stdout.splitlines()[-1] == "deleted 1 backup, keeping 3", r.stdout

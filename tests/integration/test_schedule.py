@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Daemon, run_cli, start_writer, stop_writer, wait_until, wait_for_time
+from conftest import Daemon, http_request, run_cli, start_writer, stop_writer, wait_until, wait_for_time
 
 UTC = dt.timezone.utc
 NAME_TIME = "%Y%m%dT%H%M%SZ"
@@ -316,8 +316,57 @@ def test_the_wall_clock_moved_by_days_and_a_year_under_the_running_daemon(daemon
     assert before <= names(), sorted(before - names())
     schedule = d.get_json("/status")[1]["backups"]["schedule"]
     assert schedule["failures_since_success"] == 0, schedule
-    # The prune after the year forward deleted the oldest night; with the clock back it holds.
-    assert schedule["prune"]["deleted_total"] == 1 and schedule["prune"]["held"], schedule
+    # The prune after the year forward deleted the oldest night; with the clock back,
+    # next year's backups are set aside as stamped in the future (named in /health)
+    # and hold nothing, and nothing else is old enough to go.
+    assert schedule["prune"]["deleted_total"] == 1 and not schedule["prune"]["held"], schedule
+    assert "stamped in the future" in d.get_json("/health")[1]["checks"]["backup_files"]["detail"]
     assert d.get_json("/status")[1]["backups"]["activity"]["failures_total"] == 0
     r = cli(d, "verify", "--all")
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_the_daemons_prune_names_damaged_backups_in_health_and_keeps_the_good_ones(daemon_factory):
+    """Items 3 and 5 in the daemon: after its backup, prune re-hashes what it counts;
+    a newer backup that no longer matches its sidecar is named in /health, kept,
+    and the last backup in /status is the newest good one."""
+    d = daemon_factory(extra_args=["--retention-days", "1", "--retention-min-count", "3"])
+    template = real_backup(d)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    good = [seed(d, template, now - dt.timedelta(days=10 + i)) for i in range(3)]
+    bad = seed(d, template, now - dt.timedelta(hours=1))
+    with open(d.backups / bad, "r+b") as f:
+        f.seek(100)
+        byte = f.read(1)
+        f.seek(100)
+        f.write(bytes([byte[0] ^ 0xFF]))
+    os.remove(template["file"])
+    os.remove(template["sidecar"])
+    d.start().wait_ready()
+    status, _, _ = http_request(d.socket, "POST", "/backup", timeout=30)
+    assert status == 202
+    wait_until(lambda: "backup_files" in d.get_json("/health")[1].get("checks", {}), 30, interval=0.1,
+               what="prune to find the damaged backup")
+    check = d.get_json("/health")[1]["checks"]["backup_files"]
+    assert check["status"] == "degraded" and f"{bad} is damaged: checksum mismatch" in check["detail"], check
+    # min-count 3: the daemon's new backup and the two newest good ones; the damaged one is not counted, and stays
+    assert all((d.backups / n).exists() for n in good[:2] + [bad]) and not (d.backups / good[2]).exists()
+    last = d.get_json("/status")[1]["backups"]["last"]
+    assert last["verified"] is True and os.path.basename(last["file"]) not in good + [bad], last
+
+
+def test_a_backup_stamped_in_the_future_is_named_in_health_and_nightly_only_takes_one_at_once(daemon_factory):
+    """Item 8: the clock ran five years ahead for a backup. Nightly only, the daemon
+    takes a backup at once (as the docs say), and /health names the future one."""
+    d = daemon_factory()
+    template = real_backup(d)
+    now = dt.datetime.now(UTC).replace(microsecond=0)
+    future = seed(d, template, now + dt.timedelta(days=5 * 365))
+    os.remove(template["file"])
+    os.remove(template["sidecar"])
+    d.start().wait_ready()
+    wait_until(lambda: any(backup_time(os.path.basename(b["file"])).date() == now.date()
+                           for b in listing(d)["backups"]), 30, interval=0.2, what="a backup at once")
+    check = d.get_json("/health")[1]["checks"]["backup_files"]
+    assert check["status"] == "degraded" and f"{future} is stamped in the future" in check["detail"], check
+    assert (d.backups / future).exists()

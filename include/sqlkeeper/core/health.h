@@ -43,6 +43,9 @@ struct HealthInputs {
   std::string quick_check_error;
   // The last backup attempt's error, kept until a backup succeeds.
   std::string last_backup_failure;
+  // Backups in the folder that cannot be relied on, each named with why: damaged
+  // (found by prune's re-check) or stamped in the future.
+  std::vector<std::string> backup_problems;
   // Why the last post-backup-command failed; empty when it succeeded or is not set.
   std::string post_backup_failure;
   // Why the last checkpoint did not complete (e.g. a reader holds the WAL).

@@ -17,8 +17,12 @@
 // Labelled copies (pre-migration, pre-restore) are kept by count alone: the newest
 // `keep-pre-migration` of each label.
 // Nothing at all is deleted when the newest regular backup is not verified (a
-// backup failed: the older ones may be all there is), or when the clock is behind
-// the newest backup (it went back; ages are meaningless until it catches up).
+// backup failed: the older ones may be all there is).
+// Set aside, kept and never counted by any rule: a backup that is not a whole one
+// of this database (no sidecar, damaged: `set_aside` says why; retention never
+// deletes what it cannot vouch for), and one stamped in the future (the clock was
+// ahead when it was made). A future stamp holds nothing: were it counted, its age
+// would keep every older backup, or none, until the clock caught up with it.
 #include <chrono>
 #include <string>
 #include <vector>
@@ -42,12 +46,17 @@ struct RetentionItem {
   TimePoint at;
   std::string label;  // "" for a regular backup
   bool verified = false;
+  std::string set_aside;  // non-empty: kept, never counted, and why
 };
 
 struct RetentionDecision {
   std::string name;
   bool keep = true;
   std::string rule;  // why it is kept or deleted
+  // The rule relied on the backup being good: retention-min-count, a keep-* tier,
+  // or the newest verified backup that retention-days counts back from. Prune
+  // re-checks these files before it deletes anything.
+  bool counted = false;
 };
 
 struct RetentionPlan {

@@ -6,6 +6,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sqlkeeper/config/config.h"
 #include "sqlkeeper/core/file_lock.h"
@@ -19,6 +20,9 @@ struct StartupResult {
   SchemaSummary schema;
   std::optional<BackupSummary> last_backup;
   int backup_count = 0;
+  std::vector<std::string> backup_problems;  // damaged (by their sidecar or size) and future-stamped, named
+  // The newest backup stamped in the future: with none before now, the schedule takes one at once.
+  std::optional<std::chrono::system_clock::time_point> future_backup_at;
 };
 
 // One daemon per database: a second one would race the first's checkpoints,

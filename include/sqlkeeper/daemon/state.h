@@ -132,6 +132,8 @@ struct DaemonState {
   BackupActivity backup;
   std::optional<BackupSummary> last_backup;
   int backup_count = 0;
+  std::vector<std::string> backup_problems;  // damaged or future-stamped backups, named (core/health)
+  std::optional<std::chrono::system_clock::time_point> future_backup_at;  // the newest stamped in the future
   ScheduleSummary schedule;
   PruneSummary prune;
   PostBackupSummary post_backup;

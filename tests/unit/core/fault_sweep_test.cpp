@@ -137,7 +137,7 @@ TEST_F(FaultSweep, PruneReportsAFaultAndKeepsWhatThePolicyKeeps) {
     env.fired = false;
     env.fail_at = 1;
     env.err = err;
-    EXPECT_THROW(prune_backups(options_.dir, "app", policy, false, env, job, 1s), Error);
+    EXPECT_THROW(prune_backups(options_.dir, "app", "", policy, false, env, job, 1s), Error);
     EXPECT_TRUE(env.fired);
     env.fail_at = 0;
     // The two deletions happened (their durability is what failed); the two newest are whole.

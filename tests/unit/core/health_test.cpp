@@ -120,6 +120,21 @@ TEST(EvaluateHealth, AFailedBackupStaysDegradedUntilOneSucceeds) {
   EXPECT_EQ(check(r, "backup").detail, "the last backup failed: not enough space for a backup in /b");
 }
 
+TEST(EvaluateHealth, DamagedAndFutureStampedBackupsAreDegradedAndNamed) {
+  auto in = healthy();
+  in.last_backup_at = in.now - 1h;
+  in.last_backup_verified = true;
+  in.backup_problems = {"app-20261126T030000Z.db is damaged: checksum mismatch",
+                        "app-20311127T030000Z.db is stamped in the future (2031-11-27T03:00:00Z)"};
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(r.status, HealthStatus::degraded);
+  EXPECT_EQ(check(r, "backup").status, HealthStatus::ok);
+  EXPECT_EQ(check(r, "backup_files").status, HealthStatus::degraded);
+  EXPECT_EQ(check(r, "backup_files").detail,
+            "app-20261126T030000Z.db is damaged: checksum mismatch; "
+            "app-20311127T030000Z.db is stamped in the future (2031-11-27T03:00:00Z)");
+}
+
 TEST(EvaluateHealth, BackupAgeAndVerification) {
   auto in = healthy();
   // No backup within the first interval plus slack after start is fine...

@@ -168,7 +168,7 @@ TEST_F(PowerLoss, EveryBackupReportedDoneSurvivesACutAtEveryStep) {
         for (int step = 0; step < 4; ++step) {
           env.at += 48h;
           if (step == 2) {
-            const auto report = prune_backups(options_.dir, "app", policy, false, env, job, 1s);
+            const auto report = prune_backups(options_.dir, "app", "", policy, false, env, job, 1s);
             // The older of two, two days apart, is past one day and beyond the two kept.
             ASSERT_EQ(done.size(), 2U);
             done.erase(done.begin());

@@ -28,7 +28,7 @@ std::vector<RetentionItem> series(TimePoint newest, int count, std::chrono::seco
   std::vector<RetentionItem> out;
   for (int i = count - 1; i >= 0; --i) {
     const auto at = newest - step * i;
-    out.push_back({name_at(at, label), at, label, true});
+    out.push_back({name_at(at, label), at, label, true, ""});
   }
   return out;
 }
@@ -121,17 +121,58 @@ TEST_F(Retention, ClockJumpedForwardAYearDeletesNoMoreThanADay) {
   EXPECT_TRUE(deleted(plan_retention(items, newest + 365 * 24h, RetentionPolicy{})).empty());
   // ...and after it, only the oldest day leaves: the newest 30 days with backups stay.
   const auto jumped = newest + 365 * 24h;
-  items.push_back({name_at(jumped), jumped, "", true});
+  items.push_back({name_at(jumped), jumped, "", true, ""});
   EXPECT_EQ(deleted(plan_retention(items, jumped + 1min, RetentionPolicy{})),
             (std::set<std::string>{items.front().name}));
 }
 
-TEST_F(Retention, ClockBehindTheNewestBackupHoldsEverything) {
+TEST_F(Retention, ABackupStampedInTheFutureIsKeptUncountedAndHoldsNothing) {
+  // The clock ran five years ahead for one backup: it is kept and named, and the
+  // rest is pruned as if it were not there (before, it held every deletion).
+  const auto newest = utc("2026-11-27T03:00:00Z");
+  auto items = series(newest, 40, 24h);
+  const auto expected = deleted(plan_retention(items, newest + 1h, RetentionPolicy{}));
+  ASSERT_EQ(expected.size(), 10U);
+  const auto future = newest + 5 * 365 * 24h;
+  items.push_back({name_at(future), future, "", true, ""});
+  const auto plan = plan_retention(items, newest + 1h, RetentionPolicy{});
+  EXPECT_TRUE(plan.held.empty()) << plan.held;
+  EXPECT_EQ(deleted(plan), expected);
+  const auto& d = decision(plan, items.back().name);
+  EXPECT_TRUE(d.keep);
+  EXPECT_FALSE(d.counted);
+  EXPECT_NE(d.rule.find("stamped in the future"), std::string::npos) << d.rule;
+}
+
+TEST_F(Retention, AClockBehindEveryBackupDeletesNothing) {
   const auto newest = utc("2026-11-27T03:00:00Z");
   const auto items = series(newest, 40, 24h);
-  const auto plan = plan_retention(items, newest - 365 * 24h, RetentionPolicy{});
-  EXPECT_NE(plan.held.find("behind"), std::string::npos) << plan.held;
-  EXPECT_TRUE(plan.to_delete().empty());
+  EXPECT_TRUE(plan_retention(items, newest - 365 * 24h, RetentionPolicy{}).to_delete().empty());
+}
+
+TEST_F(Retention, ASetAsideBackupIsKeptAndNeverCounted) {
+  // Three newer backups damaged: min-count takes the three good ones before them,
+  // retention-days counts back from the newest good one, the damaged stay.
+  RetentionPolicy p;
+  p.retention_days = 1;
+  p.min_count = 3;
+  const auto newest = utc("2026-11-27T03:00:00Z");
+  auto items = series(newest, 10, 24h);
+  for (std::size_t i = 7; i < 10; ++i) items[i].set_aside = "damaged: checksum mismatch";
+  const auto plan = plan_retention(items, newest + 1h, p);
+  EXPECT_TRUE(plan.held.empty()) << plan.held;
+  for (std::size_t i = 7; i < 10; ++i) {
+    const auto& d = decision(plan, items[i].name);
+    EXPECT_TRUE(d.keep);
+    EXPECT_FALSE(d.counted);
+    EXPECT_EQ(d.rule, "damaged: checksum mismatch");
+  }
+  for (std::size_t i = 4; i < 7; ++i) {
+    const auto& d = decision(plan, items[i].name);
+    EXPECT_TRUE(d.keep && d.counted) << d.rule;
+    EXPECT_EQ(d.rule.rfind("retention-min-count", 0), 0U) << d.rule;
+  }
+  EXPECT_EQ(deleted(plan), names_between(items, newest - 9 * 24h, newest - 6 * 24h));
 }
 
 TEST_F(Retention, TiersKeepTheNewestOfEachPeriod) {
@@ -169,10 +210,10 @@ TEST_F(Retention, TiersFollowLocalTime) {
   p.keep_daily = 2;
   // 23:30Z on the 25th is already the 26th in Berlin: it, not 22:30Z, is the 26th's newest.
   const std::vector<RetentionItem> items = {
-      {"a", utc("2026-11-25T22:30:00Z"), "", true},
-      {"b", utc("2026-11-25T23:30:00Z"), "", true},
-      {"c", utc("2026-11-26T22:00:00Z"), "", true},
-      {"d", utc("2026-11-27T22:00:00Z"), "", true},
+      {"a", utc("2026-11-25T22:30:00Z"), "", true, ""},
+      {"b", utc("2026-11-25T23:30:00Z"), "", true, ""},
+      {"c", utc("2026-11-26T22:00:00Z"), "", true, ""},
+      {"d", utc("2026-11-27T22:00:00Z"), "", true, ""},
   };
   const auto plan = plan_retention(items, utc("2026-11-27T22:30:00Z"), p);
   EXPECT_EQ(deleted(plan), (std::set<std::string>{"a", "b"}));
@@ -198,7 +239,7 @@ TEST_F(Retention, LabelledCopiesDoNotHoldRegularOnesOrCountAsThem) {
   p.min_count = 2;
   const auto newest = utc("2026-11-27T03:00:00Z");
   auto items = series(newest, 4, 24h);
-  items.push_back({name_at(newest + 1h, "pre-migration"), newest + 1h, "pre-migration", false});
+  items.push_back({name_at(newest + 1h, "pre-migration"), newest + 1h, "pre-migration", false, ""});
   const auto gone = deleted(plan_retention(items, newest + 2h, p));
   EXPECT_EQ(gone, (std::set<std::string>{items[0].name, items[1].name}));
 }
