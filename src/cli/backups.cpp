@@ -9,6 +9,7 @@
 #include "sqlkeeper/config/units.h"
 #include "sqlkeeper/core/backup_state.h"
 #include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/scrub.h"
 
 namespace po = boost::program_options;
 
@@ -39,7 +40,12 @@ int backups_command(const Invocation& inv) {
   const auto now = std::chrono::system_clock::now();
   bool all_good = true;
   nlohmann::json list = nlohmann::json::array();
+  std::vector<std::string> verified_ago;  // the LAST VERIFIED column: "3d ago", or "-" without a sidecar
   for (const auto& e : catalog.backups) {
+    verified_ago.push_back(
+        e.sidecar ? config::format_duration(std::chrono::duration_cast<std::chrono::seconds>(now - core::last_checked(e)) /
+                                            60 * 60) + " ago"
+                  : "-");
     const auto check = compute ? core::check_backup(e, database, nullptr) : core::classify_backup(e, database);
     auto problem = check.problem;
     if (check.state == core::BackupState::ok && core::stamped_in_future(e, now)) problem = core::future_note(e);
@@ -53,6 +59,9 @@ int backups_command(const Invocation& inv) {
                     {"verified", check.state == core::BackupState::ok},
                     {"state", core::to_string(check.state)},
                     {"problem", problem},
+                    // When the file was last read and found to match its sidecar (at its backup, or by the scrub).
+                    {"last_verified", e.sidecar ? nlohmann::json(config::format_utc(core::last_checked(e)))
+                                                : nlohmann::json(nullptr)},
                     {"checksum", !e.sidecar ? "no sidecar" : !check.content_checked ? "not checked"
                                  : check.state == core::BackupState::damaged ? "MISMATCH" : "ok"}});
   }
@@ -67,15 +76,17 @@ int backups_command(const Invocation& inv) {
   std::cout << "backups in " << c.backup_dir.string() << "\n";
   std::cout << std::left << std::setw(22) << "TIME" << std::setw(14) << "AGE" << std::setw(12) << "SIZE"
             << std::setw(15) << "LABEL" << std::setw(12) << "STATE" << std::setw(13) << "CHECKSUM"
-            << "FILE\n";
-  for (const auto& j : list) {
+            << std::setw(15) << "LAST VERIFIED" << "FILE\n";
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const auto& j = list[i];
     const auto age = config::format_duration(std::chrono::seconds(j["age_seconds"].get<std::int64_t>() / 60 * 60));
     const auto problem = j["problem"].get<std::string>();
+    const auto& verified = verified_ago[i];
     std::cout << std::setw(22) << j["time"].get<std::string>() << std::setw(14) << age << std::setw(12)
               << config::format_size(j["bytes"].get<std::uint64_t>()) << std::setw(15)
               << (j["label"].get<std::string>().empty() ? "-" : j["label"].get<std::string>()) << std::setw(12)
               << state_word(j["state"].get<std::string>())
-              << std::setw(13) << j["checksum"].get<std::string>()
+              << std::setw(13) << j["checksum"].get<std::string>() << std::setw(15) << verified
               << std::filesystem::path(j["file"].get<std::string>()).filename().string()
               << (problem.empty() ? "" : "  (" + problem + ")") << "\n";
   }

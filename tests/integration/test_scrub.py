@@ -57,3 +57,7 @@ def test_the_scrub_finds_a_backup_damaged_after_it_was_written(daemon_factory):
     wait_until(lambda: sidecar_field(good, "check") == "ok", 20, what="the scrub to check the good backup")
     # the damaged one is not checked again: it stays as it was found
     assert sidecar_field(damaged, "check").startswith("SHA-256 ")
+    listed = next(b for b in json.loads(cli(d, "backups", "--json").stdout)["backups"] if b["file"] == good)
+    # verified at its backup, and again by the scrub since
+    assert listed["state"] == "ok" and listed["last_verified"] > listed["time"], listed
+    assert "LAST VERIFIED" in cli(d, "backups").stdout
