@@ -9,10 +9,10 @@
 
 #include "sqlkeeper/core/background_priority.h"
 #include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/checkpoint.h"
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/file_lock.h"
 #include "sqlkeeper/core/integrity.h"
+#include "sqlkeeper/core/live_snapshot.h"
 #include "sqlkeeper/core/sha256.h"
 #include "sqlkeeper/core/snapshot.h"
 #include "sqlkeeper/error.h"
@@ -79,29 +79,6 @@ void ensure_backup_dir(const std::filesystem::path& dir) {
   if (::chmod(dir.c_str(), 0700) != 0) throw system_error("chmod backup folder " + dir.string(), errno);
 }
 
-// Starts a read transaction on `db` whose snapshot is the database file alone,
-// and says whether it could: under a write lock held by a second connection (so
-// nothing commits meanwhile), a passive checkpoint must copy every frame of the
-// WAL into the file before the read begins. On false, `db` is left outside any
-// transaction and the copy goes page by page.
-bool begin_snapshot_of_the_file(sqlite::Connection& db, Job& job, Ms busy_wait) {
-  sqlite::Connection gate(db.path(), SQLITE_OPEN_READWRITE, busy_wait);
-  sqlite3_db_config(gate.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-  JobScope scope(gate, job, busy_wait);
-  scope.busy_until(Job::Clock::now() + busy_wait);
-  if (sqlite3_exec(gate.handle(), "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) != SQLITE_OK) return false;
-  int log = 0;
-  int done = 0;
-  const int rc = sqlite3_wal_checkpoint_v2(db.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
-  const bool all_in_the_file = rc == SQLITE_OK && log == done;
-  if (all_in_the_file) {
-    db.exec("BEGIN");
-    db.query_int64("SELECT count(*) FROM sqlite_schema");  // the snapshot begins at the first read
-  }
-  sqlite3_exec(gate.handle(), "ROLLBACK", nullptr, nullptr, nullptr);
-  return all_in_the_file;
-}
-
 BackupResult take_backup(sqlite::Connection& source, const BackupOptions& options, Env& env, Job& job) {
   const auto started = std::chrono::steady_clock::now();
   const auto& dir = options.dir;
@@ -122,25 +99,14 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   result.sidecar = dir / (name + ".sha256");
   const auto tmp = dir / (name + ".tmp");
 
-  // The checkpoint and the copy share a connection; then, for a moment, a second
-  // connection holds the write lock while a passive checkpoint copies what was
-  // committed since and the copy's snapshot begins. With every frame of the WAL
-  // in the database file and no commit possible in between, the snapshot is the
-  // file itself, and it can be copied whole (core/snapshot.h). The applications'
-  // writers wait that moment (a millisecond or so) in their busy handlers.
-  std::optional<sqlite::Connection> checkpointed;
-  sqlite::Connection* from = &source;
-  bool whole_file = false;
-  if (options.checkpoint_first) {
-    checkpointed.emplace(database, SQLITE_OPEN_READWRITE, options.checkpoint_busy_wait);
-    sqlite3_db_config(checkpointed->handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-    const auto c = checkpoint_on(*checkpointed, job, options.checkpoint_busy_wait, options.journal_size_limit);
-    if (!c.complete) {
-      result.checkpoint_note = "checkpoint skipped: " + c.note;
-      spdlog::info("backup of {}: {}", database.string(), result.checkpoint_note);
-    }
-    from = &*checkpointed;
-    whole_file = begin_snapshot_of_the_file(*checkpointed, job, options.checkpoint_busy_wait);
+  // The snapshot protocol (core/live_snapshot.h): a checkpoint, then the write
+  // gate's moment; or, for a caller that holds the write lock, its own reader.
+  auto snapshot = options.checkpoint_first
+                      ? LiveSnapshot::take(database, job, {options.checkpoint_busy_wait, options.journal_size_limit})
+                      : LiveSnapshot::of(source);
+  if (!snapshot.checkpoint_note().empty()) {
+    result.checkpoint_note = snapshot.checkpoint_note();
+    spdlog::info("backup of {}: {}", database.string(), result.checkpoint_note);
   }
   job.check("starting the copy");
   bool published = false;
@@ -150,9 +116,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
     std::string digest;
     const auto copy_and_verify = [&] {
       const auto copy_started = std::chrono::steady_clock::now();
-      info = copy_database(*from, tmp, job, whole_file);
-      if (checkpointed && checkpointed->in_transaction()) checkpointed->exec("ROLLBACK");
-      checkpointed.reset();
+      info = snapshot.copy_to(tmp, job);
       env.fsync_file(tmp);
       result.copy = since(copy_started);
       result.copy_method = info.method;

@@ -208,12 +208,5 @@ std::string schema_digest(sqlite::Connection& db) {
   return sha256_hex(text);
 }
 
-void check_integrity(const std::filesystem::path& file, Job& job) {
-  const auto r = check_database(file, CheckDepth::full, job, std::chrono::milliseconds(0));
-  if (!r.ok)
-    throw Error(ErrorCode::sqlite, "integrity check of " + file.string() + " failed: " + r.first_error +
-                                       (r.problems > 1 ? " (and " + std::to_string(r.problems - 1) + " more)" : ""));
-}
-
 }  // namespace sqlkeeper::core
 

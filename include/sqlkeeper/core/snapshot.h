@@ -36,13 +36,9 @@ std::string schema_digest(sqlite::Connection& db);
 // file alone (its WAL is empty), the file is copied whole at the speed of the
 // disk; otherwise page by page through SQLite, which merges the WAL's pages in.
 // `snapshot_is_file`: the caller began `source`'s read transaction at a moment
-// when the WAL held nothing the file did not (core/backup.cpp); otherwise this
-// finds out from the WAL's size.
+// when the WAL held nothing the file did not (core/live_snapshot.h); otherwise
+// this finds out from the WAL's size.
 CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Job& job,
                        bool snapshot_is_file = false);
-
-// Runs PRAGMA integrity_check under `job`; throws Error naming the file and the
-// first problem unless it says ok.
-void check_integrity(const std::filesystem::path& file, Job& job);
 
 }  // namespace sqlkeeper::core

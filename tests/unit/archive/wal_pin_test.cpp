@@ -47,7 +47,8 @@ TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTrunca
   ASSERT_TRUE(wal);
 
   std::atomic<bool> writing{true};
-  std::atomic<int> committed{0};
+  std::atomic<int> committed{0};     // inserts
+  std::atomic<int> transactions{0};  // every commit, updates too
   std::atomic<int> truncated{0};
   std::thread app([&] {
     sqlite::Connection c(db, SQLITE_OPEN_READWRITE, 10s);
@@ -55,19 +56,32 @@ TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTrunca
     c.exec("PRAGMA synchronous=NORMAL");
     const auto until = std::chrono::steady_clock::now() + 2s;
     while (std::chrono::steady_clock::now() < until) {
-      c.exec("INSERT INTO t(v) VALUES (randomblob(300))");
-      ++committed;
-      if (committed % 50 == 0) c.exec("UPDATE t SET v = randomblob(200) WHERE id % 7 = 0");
-      std::this_thread::sleep_for(200us);
+      // Bursts of commits and short pauses: in a pause everything gets into the
+      // database file, and the next TRUNCATE restarts the WAL under the reader.
+      const auto burst_end = std::chrono::steady_clock::now() + 20ms;
+      while (std::chrono::steady_clock::now() < burst_end) {
+        c.exec("INSERT INTO t(v) VALUES (randomblob(300))");
+        ++committed;
+        ++transactions;
+        if (committed % 50 == 0) {
+          c.exec("UPDATE t SET v = randomblob(200) WHERE id % 7 = 0");
+          ++transactions;
+        }
+        std::this_thread::sleep_for(200us);
+      }
+      std::this_thread::sleep_for(25ms);
     }
     writing = false;
   });
   std::thread checkpointer([&] {
     sqlite::Connection c(db, SQLITE_OPEN_READWRITE, 100ms);
+    // Until it has read once, a connection does not know the database is in WAL mode and checkpoints nothing.
+    c.query_int64("SELECT count(*) FROM sqlite_schema");
     while (writing) {
       int log = 0;
       int done = 0;
-      if (sqlite3_wal_checkpoint_v2(c.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done) == SQLITE_OK) ++truncated;
+      const int rc = sqlite3_wal_checkpoint_v2(c.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+      if (rc == SQLITE_OK && log == 0) ++truncated;
       std::this_thread::sleep_for(20ms);
     }
   });
@@ -81,13 +95,10 @@ TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTrunca
     pin.begin_next();
     for (;;) {
       auto r = read_wal(wal, at, 1 << 20);
-      if (r.new_generation) {
-        // Each restart bumps the checkpoint sequence by one: no generation went by unseen.
-        if (at.header) {
-          EXPECT_EQ(r.next.header->checkpoint_seq, at.header->checkpoint_seq + 1);
-        }
-        ++generations;
-      }
+      // (Nothing in the new header tells whether a generation went by unseen: a
+      // writer that never restarted the WAL itself picks new salts at random and
+      // writes a checkpoint sequence of its own. Only the replay below can tell.)
+      if (r.new_generation && !r.transactions.empty()) ++generations;
       if (r.next.header) page_size = r.next.header->page_size;
       for (auto& t : r.transactions) archived.push_back(std::move(t));
       if (r.transactions.empty()) break;
@@ -101,17 +112,30 @@ TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTrunca
   checkpointer.join();
   pin.release_all();
 
+  // Every commit is there, in order: the states in between are restorable too
+  // (the final state alone would hide a missing transaction whose pages a later
+  // one wrote again).
+  EXPECT_EQ(static_cast<int>(archived.size()), transactions.load());
   {
     Fd out(::open((dir / "base.db").c_str(), O_RDWR | O_CLOEXEC));
-    for (const auto& t : archived) apply_transaction(out, page_size, t, "base.db");
+    std::int64_t rows = 0;
+    for (std::size_t i = 0; i < archived.size(); ++i) {
+      apply_transaction(out, page_size, archived[i], "base.db");
+      if (i % 100 != 99) continue;
+      sqlite::Connection between(dir / "base.db", SQLITE_OPEN_READONLY, 0ms);
+      EXPECT_EQ(between.query_text("PRAGMA quick_check"), "ok") << "after transaction " << i + 1;
+      const auto now = between.query_int64("SELECT count(*) FROM t").value_or(-1);
+      EXPECT_GE(now, rows);
+      rows = now;
+    }
   }
   sqlite::Connection live(db, SQLITE_OPEN_READONLY, 5s);
   sqlite::Connection replayed(dir / "base.db", SQLITE_OPEN_READONLY, 0ms);
-  std::printf("pin: %d commits, %zu transactions archived, %d WAL generations, %d TRUNCATE checkpoints done\n",
-              committed.load(), archived.size(), generations, truncated.load());
+  std::printf("pin: %d transactions committed, %zu archived, %d WAL generations, %d TRUNCATE checkpoints done\n",
+              transactions.load(), archived.size(), generations, truncated.load());
   EXPECT_EQ(replayed.query_text("PRAGMA integrity_check"), "ok");
   EXPECT_EQ(content_of(replayed), content_of(live));
-  EXPECT_GE(generations, 2) << "the WAL was never restarted under the reader: the test showed nothing";
+  EXPECT_GE(generations, 10) << "the WAL was seldom restarted under the reader: the test showed little";
   std::filesystem::remove_all(dir);
 }
 
