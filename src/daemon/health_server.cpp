@@ -9,6 +9,7 @@
 #include <iterator>
 
 #include <optional>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -121,6 +122,22 @@ ReadResult refusal(unsigned status, std::string reason) {
   return {false, status, std::move(reason)};
 }
 
+std::string_view front(const beast::flat_buffer& buffer) {
+  return {static_cast<const char*>(buffer.data().data()), buffer.size()};
+}
+
+// Consumes the CRLF or LF line ends at the front of `buffer`; returns how many bytes.
+std::size_t skip_empty_lines(beast::flat_buffer& buffer) {
+  std::size_t skipped = 0;
+  for (;;) {
+    const auto text = front(buffer);
+    const std::size_t n = text.starts_with("\r\n") ? 2 : text.starts_with('\n') ? 1 : 0;
+    if (n == 0) return skipped;
+    buffer.consume(n);
+    skipped += n;
+  }
+}
+
 // Reads one request, feeding the parser ourselves: Beast 1.81 checks header_limit
 // within one put() only, and its async_read keeps reading while the parser wants
 // more, so a stream of short header lines would grow the fields without bound.
@@ -156,6 +173,19 @@ asio::awaitable<ReadResult> read_request(HealthServer::Session& s, beast::flat_b
       }
       if (ec) co_return ReadResult{};
       start();
+    }
+    if (!parser.got_some()) {
+      // Empty lines before a request line are skipped (RFC 9112 section 2.2): a client
+      // that ends a request with an extra CRLF still gets its next one answered. They
+      // count toward the header limit, so a stream of them ends like a long header.
+      const auto skipped = skip_empty_lines(buffer);
+      header_bytes += skipped;
+      if (header_bytes > limits.header_limit)
+        co_return refusal(431, "request header over " + std::to_string(limits.header_limit) + " bytes");
+      if (buffer.size() == 0 || front(buffer) == "\r") {
+        need_more = true;
+        continue;
+      }
     }
     boost::system::error_code ec;
     const bool in_header = !parser.is_header_done();
