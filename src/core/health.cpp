@@ -126,6 +126,12 @@ HealthCheck check_disk(const HealthInputs& in) {
   return {"disk", HealthStatus::ok, config::format_bytes(*in.backup_free_bytes) + " free on the backup volume"};
 }
 
+HealthCheck check_backup_folder(const HealthInputs& in) {
+  if (in.backup_folder_hung) return {"backup_dir", HealthStatus::failing, in.backup_folder_problem};
+  if (!in.backup_folder_problem.empty()) return {"backup_dir", HealthStatus::degraded, in.backup_folder_problem};
+  return {"backup_dir", HealthStatus::ok, "answering"};
+}
+
 HealthCheck check_sqlite(const HealthInputs& in) {
   const auto library = "SQLite " + in.sqlite.version + " (" + in.sqlite.source + ")";
   if (!in.sqlite.wal_reset_fix)
@@ -140,7 +146,7 @@ HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
   report.checks = {check_schema(in),  check_database(in), check_integrity(in), check_database_volume(in),
                    check_wal(in),     check_backup(in),   check_post_backup(in), check_disk(in),
-                   check_sqlite(in)};
+                   check_backup_folder(in), check_sqlite(in)};
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;
 }

@@ -13,13 +13,14 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+
+#include "sqlkeeper/daemon/spawn.h"
 
 namespace sqlkeeper::daemon {
 
@@ -273,18 +274,18 @@ asio::awaitable<void> HealthServer::accept_loop() {
       // Every connection is being answered; those end within the request timeout.
       if (static_cast<int>(refused_.size()) < limits_.max_connections) {
         session->enlist(refused_, session);
-        asio::co_spawn(io_, refuse(session), asio::detached);
+        spawn_logged(io_.get_executor(), refuse(session), "a refused health socket connection");
       }
       continue;
     }
     session->enlist(sessions_, session);
-    asio::co_spawn(io_, serve(session), asio::detached);
+    spawn_logged(io_.get_executor(), serve(session), "a health socket connection");
   }
 }
 
 asio::awaitable<void> HealthServer::refuse(std::shared_ptr<Session> session) {
   session->deadline.expires_after(kLingerTime);
-  asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
+  spawn_logged(session->socket.get_executor(), watch_deadline(session), "a health socket deadline");
   auto res = make_response(503, 11, false, "application/json", error_json("too many connections"));
   auto [ec, n] = co_await http::async_write(session->socket, res, tuple_awaitable);
   if (!ec) co_await linger_close(*session);
@@ -339,7 +340,7 @@ asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
   request.peer_groups = peer_groups(session->socket.native_handle());
   // A client says what it wants when it connects: no idle allowance before the first request.
   session->deadline.expires_after(std::min(limits_.idle_timeout, limits_.request_timeout));
-  asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
+  spawn_logged(session->socket.get_executor(), watch_deadline(session), "a health socket deadline");
   beast::flat_buffer buffer(limits_.header_limit + limits_.body_limit);
   for (bool first = true; session->socket.is_open(); first = false) {
     http::request_parser<http::string_body> parser;

@@ -4,11 +4,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/database.h"
+#include "sqlkeeper/daemon/spawn.h"
 #include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::daemon {
@@ -39,7 +39,7 @@ Maintenance::Maintenance(asio::io_context& io, Worker& worker, DaemonState& stat
 
 void Maintenance::start() {
   if (state_.checkpoint.disabled_reason.empty()) {
-    asio::co_spawn(io_, checkpoint_loop(), asio::detached);
+    spawn_loop(io_, "the checkpoint loop", [this] { return checkpoint_loop(); });
   } else {
     spdlog::warn("{}", state_.checkpoint.disabled_reason);
   }
@@ -182,11 +182,10 @@ void Maintenance::on_backup(const std::string& id, const Outcome<core::BackupRes
                  v.bytes, v.copy.count(), v.verify.count(), v.total.count(),
                  v.checkpoint_note.empty() ? "" : "; " + v.checkpoint_note);
   }
-  const auto catalog = core::read_catalog(config_.backup_dir, config_.database.stem().string());
-  state_.backup_count = 0;
-  for (const auto& e : catalog.backups) state_.backup_count += e.finished() ? 1 : 0;
+  // Counted here at once; the folder watch reads the folder itself next (daemon.cpp).
+  if (r.value) ++state_.backup_count;
   changed_();
-  if (backup_done_) backup_done_(r);
+  for (const auto& listener : backup_done_) listener(r);
 }
 
 }  // namespace sqlkeeper::daemon

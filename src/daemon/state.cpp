@@ -257,6 +257,8 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
     in.last_backup_verified = state.last_backup->verified;
   }
   in.backup_free_bytes = state.backup_free_bytes;
+  in.backup_folder_problem = state.backup_folder_problem;
+  in.backup_folder_hung = state.backup_folder_hung;
   in.database_bytes = state.sizes.database;
   in.database_free_bytes = state.database_free_bytes;
   // `--database app.db` has no folder in its name; the volume check must name one.

@@ -1,12 +1,15 @@
 """The backup folder when it is not what the daemon expects: a folder it cannot look
-at, backups that fail on a fresh install, and what the error and the schedule say."""
+at, backups that fail on a fresh install, backups someone else put there, and what
+the error, the health checks and the schedule say."""
 import json
 import os
-from datetime import datetime, timezone
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import http_request, wait_until
+from conftest import http_request, run_cli, wait_until
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second uid needs root to switch to it")
 NOBODY = 65534
@@ -67,3 +70,77 @@ def test_a_failed_backup_on_a_fresh_install_is_retried_in_a_minute_not_at_the_ni
     nxt = datetime.fromisoformat(s["next"].replace("Z", "+00:00"))
     assert 55 <= (nxt - failed).total_seconds() <= 62, (failed, nxt)
     assert nxt > datetime.now(timezone.utc)
+
+
+def utc(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def test_a_backup_taken_by_the_cli_beside_the_daemon_shows_and_the_schedule_counts_from_it(daemon_factory):
+    """`sqlkeeper backup` while the daemon runs: /status, /health and the schedule agree with
+    the disk within a refresh, and the next interval backup counts from the CLI's."""
+    d = daemon_factory(extra_args=["--backup-interval", "1h"]).start().wait_ready()
+    assert status_json(d)["backups"]["count"] == 0
+    # The CLI's backup must be later than the daemon's start by a second stamp at least,
+    # or "counts from the start" and "counts from the backup" would be the same time.
+    wait_until(lambda: status_json(d)["uptime_seconds"] >= 2, timeout=10, what="two seconds of uptime")
+    r = run_cli("backup", "--json", "--database", d.database, "--backup-dir", d.backups, timeout=60)
+    assert r.returncode == 0, r.stderr
+    taken = json.loads(r.stdout)
+
+    def seen():
+        b = status_json(d)["backups"]
+        return b["count"] == 1 and b["last"] and b
+    b = wait_until(seen, timeout=15, interval=0.2, what="the daemon to see the CLI's backup")
+    assert b["last"]["file"] == taken["file"] and b["last"]["verified"] is True, b
+    assert b["schedule"]["next_why"] == "interval", b["schedule"]
+    assert utc(b["schedule"]["next"]) == utc(b["last"]["time"]) + timedelta(hours=1), b
+    detail = d.get_json("/status")[1]["checks"]["backup"]["detail"]
+    assert detail.startswith("last backup ") and detail.endswith(" ago"), detail
+    # and the daemon took none of its own meanwhile
+    assert not b["activity"]["running"] and len(list(d.backups.glob("app-*.db"))) == 1
+
+
+WRITER = r"""
+import sqlite3, sys, time
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA wal_autocheckpoint=0")
+con.execute("CREATE TABLE IF NOT EXISTS w (i INTEGER PRIMARY KEY, pad BLOB)")
+for i in range(300):
+    con.execute("INSERT INTO w (pad) VALUES (randomblob(8000))")
+print("committed", flush=True)
+time.sleep(600)
+"""
+
+
+@needs_root
+def test_a_backup_folder_gone_unreadable_leaves_checkpoints_and_figures_going_and_is_named(daemon_factory):
+    """EACCES on the backup folder (its parent closed to the daemon's user): the refresh
+    loop used to die on it, freezing the figures and the WAL-size checkpoints. They go on,
+    and /health names the folder until it can be looked at again."""
+    d = daemon_with_backups_in(daemon_factory, "vault/backups", uid=NOBODY,
+                               extra_args=["--wal-max-bytes", "1MiB", "--checkpoint-interval", "1h"])
+    d.backups.mkdir(parents=True)
+    d.start().wait_ready()
+    before = status_json(d)["checkpoint"]["total"]
+    os.chmod(d.backups.parent, 0o600)
+    # Past one refresh with the folder closed, then a WAL over the limit.
+    wait_until(lambda: status_json(d)["uptime_seconds"] >= 7, timeout=15,
+               what="a refresh with the folder closed")
+    writer = subprocess.Popen([sys.executable, "-c", WRITER, str(d.database)], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True, preexec_fn=lambda: (os.setgid(NOBODY), os.setuid(NOBODY)))
+    try:
+        assert writer.stdout.readline().strip() == "committed", writer.stderr.read()
+        s = wait_until(lambda: (s := status_json(d))["checkpoint"]["total"] > before and s, timeout=15, interval=0.2,
+                       what="a WAL-size checkpoint with the backup folder closed")
+        assert s["database"]["wal_bytes"] < 1 << 20, s["database"]
+        check = wait_until(lambda: d.get_json("/health")[1].get("checks", {}).get("backup_dir"), timeout=10,
+                           what="the backup folder in /health")
+        assert check["status"] == "degraded", check
+        assert check["detail"] == f"cannot look at backup folder {d.backups}: Permission denied", check
+        os.chmod(d.backups.parent, 0o755)
+        wait_until(lambda: "backup_dir" not in d.get_json("/health")[1].get("checks", {}), timeout=10,
+                   what="the backup folder to answer again")
+    finally:
+        writer.kill()
+        writer.wait()

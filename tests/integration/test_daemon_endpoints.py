@@ -81,7 +81,7 @@ def test_status_json(daemon_factory):
     backups = body["backups"]
     assert backups["dir"] == str(d.backups) and backups["count"] == 0 and backups["last"] is None
     assert set(body["checks"]) == {"schema", "database", "integrity", "database_disk", "wal", "backup",
-                                   "post_backup", "disk", "sqlite"}
+                                   "post_backup", "disk", "backup_dir", "sqlite"}
     # A fresh install: the first backup is the next nightly one.
     assert backups["schedule"]["next"] is not None and backups["schedule"]["next_why"] == "nightly"
     assert backups["schedule"]["post_backup_command"] is None

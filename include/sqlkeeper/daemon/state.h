@@ -110,6 +110,9 @@ struct DaemonState {
   std::string database_replaced;  // why the file at the path is not the one opened at start
   std::uint64_t wal_max_bytes = 0;
   std::optional<std::uint64_t> backup_free_bytes;
+  // Why the backup folder cannot be looked at; with `hung`, a look has not come back.
+  std::string backup_folder_problem;
+  bool backup_folder_hung = false;
   std::optional<std::uint64_t> database_free_bytes;  // on the database's own volume
   std::optional<QuickCheckSummary> quick_check;
   CheckpointSummary checkpoint;
