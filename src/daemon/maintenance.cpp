@@ -2,12 +2,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/database.h"
+#include "sqlkeeper/daemon/ownership_hint.h"
 #include "sqlkeeper/daemon/spawn.h"
 #include "sqlkeeper/sqlite/library.h"
 
@@ -143,7 +146,12 @@ Maintenance::Started Maintenance::backup_now(const std::string& why) {
       worker_, io_, "backup", kBackupLimit,
       [database, busy, options, &env](core::Job& job) {
         auto source = core::open_database_readonly(database, busy);
-        return core::take_backup(source, options, env, job);
+        try {
+          return core::take_backup(source, options, env, job);
+        } catch (const Error& e) {
+          if (e.sys_errno() != EACCES && e.sys_errno() != EPERM) throw;
+          throw Error(e.code(), e.what() + ownership_hint(options.dir), e.sqlite_code(), e.sys_errno());
+        }
       },
       [this, id](const Outcome<core::BackupResult>& r) { on_backup(id, r); }, /*join=*/false);
   ++state_.backup.next_id;
