@@ -7,6 +7,7 @@
 #include <thread>
 
 #include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/core/file_identity.h"
 
 namespace sqlkeeper::daemon {
 namespace {
@@ -22,10 +23,18 @@ constexpr auto kRacyChange = std::chrono::seconds(2);
 }  // namespace
 
 struct BackupFolderWatch::Shared {
-  Shared(boost::asio::io_context& i, std::filesystem::path d, std::filesystem::path f, std::string s, Env& e, Seen cb)
-      : io(i), dir(std::move(d)), fallback(std::move(f)), stem(std::move(s)), env(e), seen(std::move(cb)) {}
+  Shared(boost::asio::io_context& i, std::filesystem::path d, std::filesystem::path c, std::filesystem::path f,
+         std::string s, Env& e, Seen cb)
+      : io(i),
+        dir(std::move(d)),
+        configured(std::move(c)),
+        fallback(std::move(f)),
+        stem(std::move(s)),
+        env(e),
+        seen(std::move(cb)) {}
   boost::asio::io_context& io;
   const std::filesystem::path dir;
+  const std::filesystem::path configured;
   const std::filesystem::path fallback;
   const std::string stem;
   Env& env;
@@ -38,7 +47,9 @@ struct BackupFolderWatch::Shared {
   bool stopped = false;
   std::optional<SteadyClock::time_point> busy_since;
 
-  // The looking thread's own: what the folder was when its backups were last read.
+  // The looking thread's own: the folder's identity once seen (it may be made
+  // after start), and what it was when its backups were last read.
+  std::optional<core::FileIdentity> identity;
   std::optional<std::filesystem::file_time_type> read_at_mtime;
   SteadyClock::time_point read_at;
 
@@ -52,6 +63,8 @@ struct BackupFolderWatch::Shared {
         return out;
       }
       const bool there = !ec && std::filesystem::exists(st);
+      if (there && !identity) identity = core::identity_of(dir);
+      out.error = swapped();
       out.free_bytes = env.free_bytes(there ? dir : fallback);
       const auto mtime = there ? std::filesystem::last_write_time(dir) : std::filesystem::file_time_type::min();
       const auto now = SteadyClock::now();
@@ -69,6 +82,19 @@ struct BackupFolderWatch::Shared {
       out.error = "cannot look at backup folder " + dir.string() + ": " + e.what();
     }
     return out;
+  }
+
+  // Why `configured` no longer leads to `dir`: a link pointed elsewhere, or the
+  // folder replaced by another one (or by a link) at the same path.
+  std::string swapped() const {
+    std::error_code ec;
+    const auto now = std::filesystem::weakly_canonical(configured, ec);
+    const auto now_identity = core::identity_of(configured);
+    const bool moved = (!ec && now != dir) || (identity && now_identity && *now_identity != *identity);
+    if (!moved) return {};
+    return "backup-dir " + configured.string() + " leads to " + (ec ? std::string("nowhere") : now.string()) +
+           " since sqlkeeper started, not to " + dir.string() +
+           "; backups go on there until a restart (put it back, or restart sqlkeeper to follow it)";
   }
 
   void run() {
@@ -93,8 +119,10 @@ struct BackupFolderWatch::Shared {
 };
 
 BackupFolderWatch::BackupFolderWatch(boost::asio::io_context& io, std::filesystem::path dir,
-                                     std::filesystem::path fallback, std::string stem, Env& env, Seen seen)
-    : shared_(std::make_shared<Shared>(io, std::move(dir), std::move(fallback), std::move(stem), env, std::move(seen))),
+                                     std::filesystem::path configured, std::filesystem::path fallback,
+                                     std::string stem, Env& env, Seen seen)
+    : shared_(std::make_shared<Shared>(io, std::move(dir), std::move(configured), std::move(fallback),
+                                       std::move(stem), env, std::move(seen))),
       thread_([shared = shared_] { shared->run(); }) {}
 
 BackupFolderWatch::~BackupFolderWatch() {

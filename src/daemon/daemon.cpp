@@ -52,10 +52,24 @@ constexpr auto kStartupLimit = std::chrono::milliseconds(6h);
 // stuck in an uninterruptible call is abandoned so the process still exits.
 constexpr auto kStopGrace = std::chrono::milliseconds(10s);
 
+// The folder `p` leads to now, links followed (as far as it exists yet). Backups go
+// there for the daemon's life: a link swapped later is reported, not followed.
+std::filesystem::path real_folder(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(p, ec);
+  return ec ? std::filesystem::absolute(p, ec) : real;
+}
+
+config::Loaded with_real_backup_dir(config::Loaded loaded) {
+  loaded.config.backup_dir = real_folder(loaded.config.backup_dir);
+  return loaded;
+}
+
 class Daemon {
  public:
   Daemon(const config::Loaded& loaded, ConfigReloader reload, Env& env)
-      : loaded_(loaded),
+      : loaded_(with_real_backup_dir(loaded)),
+        backup_dir_configured_(loaded.config.backup_dir),
         reload_(std::move(reload)),
         env_(env),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
@@ -65,7 +79,8 @@ class Daemon {
         quick_check_(io_),
         maintenance_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }),
-        folder_watch_(io_, loaded_.config.backup_dir, database_dir(), loaded_.config.database.stem().string(), env,
+        folder_watch_(io_, loaded_.config.backup_dir, backup_dir_configured_, database_dir(),
+                      loaded_.config.database.stem().string(), env,
                       [this](const BackupFolderLook& look) { on_folder_look(look); }) {
     const auto& c = loaded_.config;
     admin_policy_ = admin_policy(c.admin_group);
@@ -74,6 +89,7 @@ class Daemon {
     state_.started_at = env_.now();
     state_.database = c.database.string();
     state_.backup_dir = c.backup_dir.string();
+    state_.backup_dir_configured = backup_dir_configured_.string();
     state_.sqlite = sqlite::linked_library();
     state_.wal_max_bytes = c.wal_max_bytes;
   }
@@ -83,6 +99,9 @@ class Daemon {
     spdlog::log(state_.sqlite.wal_reset_fix ? spdlog::level::info : spdlog::level::warn,
                 "sqlkeeper {} starting: database {}, SQLite {}", SQLKEEPER_VERSION, c.database.string(),
                 sqlite::describe(state_.sqlite));
+    if (c.backup_dir != std::filesystem::absolute(backup_dir_configured_))
+      spdlog::info("backup-dir {} leads to {}: backups go there", backup_dir_configured_.string(),
+                   c.backup_dir.string());
     ListenSocket listener;
     try {
       instance_lock_.emplace(lock_instance(c.database, c.file_mode));
@@ -410,6 +429,7 @@ class Daemon {
         spdlog::warn("reload: option '{}' changed but takes effect only after a restart", name);
       loaded_.settings = config::merge_live(loaded_.settings, fresh.settings);
       loaded_.config = config::resolve(loaded_.settings);
+      loaded_.config.backup_dir = state_.backup_dir;  // as resolved at start: a restart option
       set_log_level(loaded_.config.log_level);
       admin_policy_ = admin_policy(loaded_.config.admin_group);
       state_.wal_max_bytes = loaded_.config.wal_max_bytes;
@@ -445,7 +465,8 @@ class Daemon {
     if (auto job = worker_.running()) job->request_stop("the daemon is stopping");
   }
 
-  config::Loaded loaded_;
+  config::Loaded loaded_;  // backup-dir in it is the folder it led to at start
+  std::filesystem::path backup_dir_configured_;  // as given, perhaps a symbolic link
   ConfigReloader reload_;
   Env& env_;
   std::optional<core::FileLock> instance_lock_;

@@ -141,6 +141,7 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
         {"migration_ms", state.schema.migration_time.count()}}},
       {"backups",
        {{"dir", state.backup_dir},
+        {"dir_configured", state.backup_dir_configured},
         {"count", state.backup_count},
         {"last", backup},
         {"activity", backup_activity_json(state.backup)},

@@ -6,6 +6,10 @@
 // a volume that hangs (a dead NFS mount) or refuses (EACCES, ESTALE, EIO): a stat
 // there must stall neither the loop nor the worker's checkpoints, so a look runs
 // here, and a look that does not come back is reported by `busy_for`.
+// backup-dir given as a symbolic link is followed once, at start (`dir` is where
+// it led then); a look also checks that `configured` still leads to that folder:
+// a link swapped later is reported like a replaced database, and backups go on
+// to the folder the daemon started with.
 // look() and busy_for() are called on the loop; results arrive there by post.
 #include <boost/asio/io_context.hpp>
 #include <chrono>
@@ -23,7 +27,9 @@
 namespace sqlkeeper::daemon {
 
 struct BackupFolderLook {
-  std::string error;  // why the folder could not be looked at; empty when it could
+  // Why the folder could not be looked at, or why `configured` no longer leads to
+  // it; empty when all is well.
+  std::string error;
   std::optional<std::uint64_t> free_bytes;
   // Set when the backups were read this time (the folder changed, or it was due).
   bool read_backups = false;
@@ -34,10 +40,10 @@ struct BackupFolderLook {
 class BackupFolderWatch {
  public:
   using Seen = std::function<void(const BackupFolderLook&)>;
-  // `dir` is the folder; `fallback` where free space is measured while it does
-  // not exist yet (the database's folder, where it will be made).
-  BackupFolderWatch(boost::asio::io_context& io, std::filesystem::path dir, std::filesystem::path fallback,
-                    std::string stem, Env& env, Seen seen);
+  // `dir` is the folder, `configured` backup-dir as given; `fallback` where free
+  // space is measured while it does not exist yet (the database's folder).
+  BackupFolderWatch(boost::asio::io_context& io, std::filesystem::path dir, std::filesystem::path configured,
+                    std::filesystem::path fallback, std::string stem, Env& env, Seen seen);
   // A look stuck in a system call is left behind; it never calls back.
   ~BackupFolderWatch();
   BackupFolderWatch(const BackupFolderWatch&) = delete;

@@ -102,7 +102,8 @@ struct DaemonState {
   std::string phase_detail;  // e.g. the migration being applied, or the start-up error
   std::chrono::system_clock::time_point started_at;
   std::string database;
-  std::string backup_dir;
+  std::string backup_dir;             // the folder backup-dir led to at start, links followed
+  std::string backup_dir_configured;  // as given
   sqlite::LibraryInfo sqlite;
   core::FileSizes sizes;
   bool database_answered = false;

@@ -64,7 +64,7 @@ struct Fixture : ::testing::Test {
 };
 
 TEST_F(Fixture, AFolderThatRefusesIsReportedNamingItAndTheReasonAndRecovers) {
-  BackupFolderWatch watch(io, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
+  BackupFolderWatch watch(io, dir, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
   env.set(VolumeEnv::Mode::refuse);
   watch.look();
   ASSERT_TRUE(run_until_looks(1));
@@ -78,7 +78,7 @@ TEST_F(Fixture, AFolderThatRefusesIsReportedNamingItAndTheReasonAndRecovers) {
 }
 
 TEST_F(Fixture, AHungVolumeHoldsOnlyTheWatchNotTheLoop) {
-  BackupFolderWatch watch(io, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
+  BackupFolderWatch watch(io, dir, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
   env.set(VolumeEnv::Mode::hang);
   watch.look();
   // The loop goes on turning (a timer fires) while the look hangs, and the hang shows.
@@ -98,7 +98,7 @@ TEST_F(Fixture, AHungVolumeHoldsOnlyTheWatchNotTheLoop) {
 }
 
 TEST_F(Fixture, ReadsTheBackupsWhenTheFolderChangesAndNotOtherwise) {
-  BackupFolderWatch watch(io, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
+  BackupFolderWatch watch(io, dir, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
   watch.look();
   ASSERT_TRUE(run_until_looks(1));
   EXPECT_TRUE(looks[0].read_backups);
