@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import http_request, run_cli, wait_until
+from conftest import BIN, http_request, run_cli, wait_until
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second uid needs root to switch to it")
 NOBODY = 65534
@@ -144,3 +144,81 @@ def test_a_backup_folder_gone_unreadable_leaves_checkpoints_and_figures_going_an
     finally:
         writer.kill()
         writer.wait()
+
+
+def test_a_backup_dir_given_as_a_symlink_is_resolved_at_start_and_a_later_swap_is_named(daemon_factory):
+    """backup-dir is a link: /status shows the real folder, backups go there; pointing the
+    link elsewhere later is reported like a replaced database, and backups stay where they were."""
+    d = daemon_factory()
+    first, second = d.workdir / "disk1" / "backups", d.workdir / "disk2" / "backups"
+    first.mkdir(parents=True)
+    second.mkdir(parents=True)
+    link = d.workdir / "backups-link"
+    link.symlink_to(first)
+    d.args[d.args.index("--backup-dir") + 1] = link
+    d.start().wait_ready()
+    b = status_json(d)["backups"]
+    assert b["dir"] == str(first) and b["dir_configured"] == str(link), b
+    assert f"backup-dir {link} leads to {first}" in d.output()
+    assert post(d, "/backup")[0] == 202
+    wait_until(lambda: status_json(d)["backups"]["count"] == 1, timeout=30, what="the backup")
+    assert len(list(first.glob("app-*.db"))) == 1
+    # Swapped, atomically, as an operator's `ln -sfn` does.
+    tmp = d.workdir / "backups-link.new"
+    tmp.symlink_to(second)
+    os.rename(tmp, link)
+    check = wait_until(lambda: d.get_json("/health")[1].get("checks", {}).get("backup_dir"), timeout=12,
+                       interval=0.2, what="the swapped link in /health")
+    assert check["status"] == "degraded", check
+    assert check["detail"].startswith(f"backup-dir {link} leads to {second} since sqlkeeper started, not to {first}")
+    assert post(d, "/backup")[0] == 202
+    wait_until(lambda: status_json(d)["backups"]["count"] == 2, timeout=30, what="the second backup")
+    assert len(list(first.glob("app-*.db"))) == 2 and not list(second.iterdir())
+    # Put back: the check clears.
+    tmp.symlink_to(first)
+    os.rename(tmp, link)
+    wait_until(lambda: "backup_dir" not in d.get_json("/health")[1].get("checks", {}), timeout=12, interval=0.2,
+               what="the link put back")
+
+
+def owner(path):
+    st = os.lstat(path)
+    return st.st_uid, st.st_gid
+
+
+@needs_root
+def test_a_backup_by_root_before_the_first_leaves_the_folder_to_the_databases_owner(daemon_factory):
+    """The restore drill's `sqlkeeper backup` as root on a database owned by the daemon's user:
+    the folder it makes, the backup, its sidecar and the lock file are that user's, so the
+    daemon's (and that user's) later backups go on working."""
+    d = daemon_factory(uid=NOBODY).start().wait_ready()
+    d.stop()
+    assert not d.backups.exists()
+    assert owner(d.database) == (NOBODY, NOBODY)
+    r = run_cli("backup", "--json", "--database", d.database, "--backup-dir", d.backups, timeout=60)
+    assert r.returncode == 0, r.stderr
+    taken = json.loads(r.stdout)
+    assert owner(d.backups) == (NOBODY, NOBODY) and os.stat(d.backups).st_mode & 0o777 == 0o700
+    for p in (taken["file"], taken["sidecar"], d.backups / ".sqlkeeper.lock"):
+        assert owner(p) == (NOBODY, NOBODY), p
+    # and the database's owner can take the next one there
+    def as_owner():
+        os.setgroups([])
+        os.setgid(NOBODY)
+        os.setuid(NOBODY)
+    r = subprocess.run([BIN, "backup", "--database", d.database, "--backup-dir", d.backups], capture_output=True,
+                       text=True, timeout=60, preexec_fn=as_owner)
+    assert r.returncode == 0, r.stderr
+
+
+@needs_root
+def test_a_daemon_backup_refused_by_a_root_owned_folder_names_the_owner_and_the_chown(daemon_factory):
+    d = daemon_factory(uid=NOBODY)
+    d.backups.mkdir(parents=True)
+    d.start().wait_ready()
+    # What a root command used to leave: the folder root's, closed to everyone else.
+    os.chown(d.backups, 0, 0)
+    os.chmod(d.backups, 0o700)
+    error = failed_backup(d)
+    assert f"{d.backups} belongs to uid 0 (root) (mode 0700), not to this daemon's user, uid {NOBODY}" in error, error
+    assert error.endswith(f"Fix: chown -R {NOBODY}:{NOBODY} {d.backups}"), error
