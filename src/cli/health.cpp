@@ -70,8 +70,7 @@ int status_command(const Invocation& inv) {
   const auto& backups = body["backups"];
   std::cout << "sqlkeeper " << body.value("version", "?") << " (SQLite " << body.value("sqlite_version", "?") << ")\n"
             << "  state:     " << body.value("phase", "?") << ", health " << body.value("status", "?") << "\n"
-            << "  uptime:    " << config::format_duration(std::chrono::seconds(body.value("uptime_seconds", 0)))
-            << "\n"
+            << "  uptime:    " << config::format_duration(std::chrono::seconds(body.value("uptime_seconds", 0))) << "\n"
             << "  database:  " << db.value("path", "?") << ", "
             << config::format_bytes(db.value("size_bytes", std::uint64_t{0})) << ", WAL "
             << config::format_bytes(db.value("wal_bytes", std::uint64_t{0})) << "\n"

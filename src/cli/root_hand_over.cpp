@@ -36,8 +36,8 @@ RootHandOver::RootHandOver(const config::Config& config)
   if (ec || ::chmod(dir_.c_str(), 0700) != 0 || ::lchown(dir_.c_str(), db.st_uid, db.st_gid) != 0) {
     const int err = ec ? ec.value() : errno;
     throw system_error("running as root, make backup folder " + dir_.string() + " for the database's owner (uid " +
-                           std::to_string(db.st_uid) + "); make it yourself: mkdir -m 0700 " + dir_.string() +
-                           " && " + chown_command(db.st_uid, db.st_gid, dir_),
+                           std::to_string(db.st_uid) + "); make it yourself: mkdir -m 0700 " + dir_.string() + " && " +
+                           chown_command(db.st_uid, db.st_gid, dir_),
                        err);
   }
 }

@@ -71,8 +71,8 @@ struct BackupFolderWatch::Shared {
       if (!reread_now && read_at_mtime == mtime && now - read_at < kRereadEvery) return out;
       const auto catalog = core::read_catalog(dir, stem);
       out.read_backups = true;
-      out.backup_count = static_cast<int>(std::count_if(catalog.backups.begin(), catalog.backups.end(),
-                                                        [](const auto& e) { return e.finished(); }));
+      out.backup_count = static_cast<int>(
+          std::count_if(catalog.backups.begin(), catalog.backups.end(), [](const auto& e) { return e.finished(); }));
       if (const auto* last = core::last_regular_backup(catalog))
         out.last_backup = BackupSummary{last->file.string(), last->name.at, last->size, last->verified()};
       const bool settled = !there || std::filesystem::file_time_type::clock::now() - mtime > kRacyChange;
@@ -119,10 +119,10 @@ struct BackupFolderWatch::Shared {
 };
 
 BackupFolderWatch::BackupFolderWatch(boost::asio::io_context& io, std::filesystem::path dir,
-                                     std::filesystem::path configured, std::filesystem::path fallback,
-                                     std::string stem, Env& env, Seen seen)
-    : shared_(std::make_shared<Shared>(io, std::move(dir), std::move(configured), std::move(fallback),
-                                       std::move(stem), env, std::move(seen))),
+                                     std::filesystem::path configured, std::filesystem::path fallback, std::string stem,
+                                     Env& env, Seen seen)
+    : shared_(std::make_shared<Shared>(io, std::move(dir), std::move(configured), std::move(fallback), std::move(stem),
+                                       env, std::move(seen))),
       thread_([shared = shared_] { shared->run(); }) {}
 
 BackupFolderWatch::~BackupFolderWatch() {

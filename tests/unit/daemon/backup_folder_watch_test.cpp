@@ -8,6 +8,7 @@
 #include <cstring>
 #include <fstream>
 #include <mutex>
+#include <thread>
 
 #include "sqlkeeper/error.h"
 
@@ -41,7 +42,7 @@ class VolumeEnv : public Env {
   Mode mode_ = Mode::answer;
 };
 
-struct Fixture : ::testing::Test {
+struct BackupFolderWatchTest : ::testing::Test {
   std::filesystem::path dir = std::filesystem::path(::testing::TempDir()) / "watch-test-backups";
   boost::asio::io_context io;
   // The looks arrive by post from another thread: the loop must not run out of work meanwhile.
@@ -63,13 +64,13 @@ struct Fixture : ::testing::Test {
   }
 };
 
-TEST_F(Fixture, AFolderThatRefusesIsReportedNamingItAndTheReasonAndRecovers) {
+TEST_F(BackupFolderWatchTest, AFolderThatRefusesIsReportedNamingItAndTheReasonAndRecovers) {
   BackupFolderWatch watch(io, dir, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
   env.set(VolumeEnv::Mode::refuse);
   watch.look();
   ASSERT_TRUE(run_until_looks(1));
-  EXPECT_EQ(looks[0].error, "cannot look at backup folder " + dir.string() + ": statvfs " + dir.string() + ": " +
-                                std::strerror(EIO));
+  EXPECT_EQ(looks[0].error,
+            "cannot look at backup folder " + dir.string() + ": statvfs " + dir.string() + ": " + std::strerror(EIO));
   env.set(VolumeEnv::Mode::answer);
   watch.look();
   ASSERT_TRUE(run_until_looks(2));
@@ -77,15 +78,16 @@ TEST_F(Fixture, AFolderThatRefusesIsReportedNamingItAndTheReasonAndRecovers) {
   EXPECT_EQ(looks[1].free_bytes, 123456u);
 }
 
-TEST_F(Fixture, AHungVolumeHoldsOnlyTheWatchNotTheLoop) {
+TEST_F(BackupFolderWatchTest, AHungVolumeHoldsOnlyTheWatchNotTheLoop) {
   BackupFolderWatch watch(io, dir, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
   env.set(VolumeEnv::Mode::hang);
   watch.look();
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!watch.busy_for() && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
   // The loop goes on turning (a timer fires) while the look hangs, and the hang shows.
   boost::asio::steady_timer tick(io, 200ms);
   bool ticked = false;
   tick.async_wait([&](auto) { ticked = true; });
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
   while (!ticked && std::chrono::steady_clock::now() < deadline) io.run_one_for(50ms);
   EXPECT_TRUE(ticked);
   EXPECT_TRUE(looks.empty());
@@ -97,7 +99,7 @@ TEST_F(Fixture, AHungVolumeHoldsOnlyTheWatchNotTheLoop) {
   EXPECT_EQ(looks[0].error, "");
 }
 
-TEST_F(Fixture, ReadsTheBackupsWhenTheFolderChangesAndNotOtherwise) {
+TEST_F(BackupFolderWatchTest, ReadsTheBackupsWhenTheFolderChangesAndNotOtherwise) {
   BackupFolderWatch watch(io, dir, dir, dir, "app", env, [this](const BackupFolderLook& l) { looks.push_back(l); });
   watch.look();
   ASSERT_TRUE(run_until_looks(1));
