@@ -8,7 +8,7 @@
 
 namespace sqlkeeper::daemon {
 
-// "; backup folder DIR belongs to uid 0 (root) ...: chown -R U:G DIR", or "" when
+// "; DIR belongs to uid 0 (root) (mode 0700), not to ...: Fix: chown -R U:G DIR", or "" when
 // neither the folder nor its lock file belongs to another user.
 std::string ownership_hint(const std::filesystem::path& dir);
 
