@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/cli/root_hand_over.h"
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
@@ -68,6 +69,7 @@ int backup_command(const Invocation& inv) {
   config::check_paths(loaded);
   const auto& c = loaded.config;
   daemon::setup_logging(c.log_level);
+  const RootHandOver hand_over(c);
   auto db = core::open_database_readonly(c.database, c.busy_timeout);
   core::Job job("backup");
   const StopOnSignal stop(job);

@@ -5,6 +5,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/cli/http_client.h"
+#include "sqlkeeper/config/units.h"
 #include "sqlkeeper/error.h"
 
 namespace po = boost::program_options;
@@ -69,13 +70,16 @@ int status_command(const Invocation& inv) {
   const auto& backups = body["backups"];
   std::cout << "sqlkeeper " << body.value("version", "?") << " (SQLite " << body.value("sqlite_version", "?") << ")\n"
             << "  state:     " << body.value("phase", "?") << ", health " << body.value("status", "?") << "\n"
-            << "  uptime:    " << body.value("uptime_seconds", 0) << " s\n"
-            << "  database:  " << db.value("path", "?") << ", " << db.value("size_bytes", 0) << " bytes, WAL "
-            << db.value("wal_bytes", 0) << " bytes\n"
+            << "  uptime:    " << config::format_duration(std::chrono::seconds(body.value("uptime_seconds", 0))) << "\n"
+            << "  database:  " << db.value("path", "?") << ", "
+            << config::format_bytes(db.value("size_bytes", std::uint64_t{0})) << ", WAL "
+            << config::format_bytes(db.value("wal_bytes", std::uint64_t{0})) << "\n"
             << "  schema:    " << schema.value("format", "?") << " version " << schema.value("version", 0) << ", "
             << schema["applied"].size() << " migrations applied\n"
             << "  backups:   " << backups.value("count", 0) << " in " << backups.value("dir", "?");
-  if (backups["last"].is_object()) std::cout << ", last " << backups["last"].value("time", "?");
+  if (backups["last"].is_object())
+    std::cout << ", last " << backups["last"].value("time", "?") << " ("
+              << config::format_bytes(backups["last"].value("size_bytes", std::uint64_t{0})) << ")";
   std::cout << "\n";
   for (const auto& [name, check] : body["checks"].items())
     std::cout << "  check " << name << ": " << check.value("status", "?") << " (" << check.value("detail", "") << ")\n";

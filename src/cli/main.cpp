@@ -1,5 +1,6 @@
 #include <sysexits.h>
 
+#include <algorithm>
 #include <boost/make_shared.hpp>
 #include <cstdint>
 #include <iostream>
@@ -31,9 +32,12 @@ po::options_description config_options() {
 
 void print_usage(std::ostream& out) {
   out << "usage: sqlkeeper COMMAND [options]\n\ncommands:\n";
+  // The summaries line up two spaces after the longest usage, whichever that is.
+  std::size_t width = 0;
+  for (const auto& c : commands()) width = std::max(width, std::string_view(c.usage).size());
   for (const auto& c : commands()) {
     std::string line = std::string("  ") + c.usage;
-    if (line.size() < 44) line.resize(44, ' ');
+    line.resize(2 + width + 2, ' ');
     out << line << c.summary << "\n";
   }
   out << "\n`sqlkeeper COMMAND --help` lists a command's options.\n";

@@ -11,6 +11,7 @@
 #include <regex>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/cli/root_hand_over.h"
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/core/database.h"
 #include "sqlkeeper/core/migration_plan.h"
@@ -195,7 +196,10 @@ int migrate_command(const Invocation& inv) {
     if (inv.positional.size() != 1) throw Error(ErrorCode::config, "usage: sqlkeeper migrate baseline [--to N]");
     return migrate_baseline(c, inv.vars.count("to") ? std::optional(inv.vars["to"].as<std::string>()) : std::nullopt);
   }
-  if (action == "up") return migrate_up(c, inv.vars.count("dry-run") > 0);
+  if (action == "up") {
+    const RootHandOver hand_over(c);  // a pre-migration backup may go into the folder
+    return migrate_up(c, inv.vars.count("dry-run") > 0);
+  }
   if (action == "new") {
     if (inv.positional.size() != 2) throw Error(ErrorCode::config, "usage: sqlkeeper migrate new NAME");
     return migrate_new(c, inv.positional[1]);

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/cli/root_hand_over.h"
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
@@ -31,6 +32,7 @@ int restore_command(const Invocation& inv) {
   config::check_paths(loaded);
   const auto& c = loaded.config;
   daemon::setup_logging(c.log_level);
+  const RootHandOver hand_over(c);  // the pre-restore backup goes into the folder
   std::filesystem::path backup;
   if (inv.vars.count("latest")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give a FILE or --latest, not both");

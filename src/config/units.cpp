@@ -95,6 +95,8 @@ std::string format_duration(Duration d) {
       {{"d", 86400000}, {"h", 3600000}, {"min", 60000}, {"s", 1000}, {"ms", 1}}};
   auto ms = d.count();
   if (ms == 0) return "0s";
+  // An age from a stamp ahead of the clock: still a duration, never an empty string.
+  if (ms < 0) return "-" + format_duration(Duration(-(ms + 1)) + Duration(1));
   std::string out;
   for (const auto& [name, size] : units) {
     if (ms >= size) {
@@ -141,6 +143,21 @@ std::string format_size(std::uint64_t bytes) {
   for (const auto& [name, size] : units)
     if (bytes >= size && bytes % size == 0) return std::to_string(bytes / size) + name;
   return std::to_string(bytes) + "B";
+}
+
+std::string format_bytes(std::uint64_t bytes) {
+  static const std::array<const char*, 4> units{"KiB", "MiB", "GiB", "TiB"};
+  if (bytes < 1024) return std::to_string(bytes) + " B";
+  // Tenths, rounded down: 1023.96 KiB is "1023.9 KiB", never "1024.0 KiB".
+  std::size_t unit = 0;
+  std::uint64_t whole = bytes >> 10;
+  std::uint64_t rest = bytes & 1023;
+  while (whole >= 1024 && unit + 1 < units.size()) {
+    rest = whole & 1023;
+    whole >>= 10;
+    ++unit;
+  }
+  return std::to_string(whole) + "." + std::to_string(rest * 10 / 1024) + " " + units[unit];
 }
 
 std::optional<unsigned> parse_mode(std::string_view text) {

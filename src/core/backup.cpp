@@ -69,8 +69,13 @@ int remove_temporaries(const std::filesystem::path& dir, const std::string& stem
 
 void ensure_backup_dir(const std::filesystem::path& dir) {
   std::error_code ec;
-  if (std::filesystem::exists(dir, ec)) {
-    if (!std::filesystem::is_directory(dir, ec))
+  const auto st = std::filesystem::status(dir, ec);
+  // Only a folder that is not there is created; one that cannot be looked at (a
+  // parent the user may not enter, a dead mount) is named as that.
+  if (ec && ec != std::errc::no_such_file_or_directory)
+    throw Error(ErrorCode::io, "cannot look at backup folder " + dir.string() + ": " + ec.message(), 0, ec.value());
+  if (std::filesystem::exists(st)) {
+    if (!std::filesystem::is_directory(st))
       throw Error(ErrorCode::io, "backup folder " + dir.string() + " exists and is not a directory");
     return;
   }

@@ -69,25 +69,26 @@ HealthCheck check_database_volume(const HealthInputs& in) {
   const auto where = " free on the database volume (" + in.database_dir + ")";
   if (free < kDatabaseVolumeMinFree)
     return {"database_disk", HealthStatus::failing,
-            "only " + std::to_string(free) + " bytes" + where + "; the applications' writes fail when it is full"};
+            "only " + config::format_bytes(free) + where + "; the applications' writes fail when it is full"};
   if (in.wal_max_bytes > 0 && free < in.wal_max_bytes)
     return {"database_disk", HealthStatus::degraded,
-            std::to_string(free) + " bytes" + where + ", less than the WAL limit of " + config::format_size(in.wal_max_bytes)};
-  return {"database_disk", HealthStatus::ok, std::to_string(free) + " bytes" + where};
+            config::format_bytes(free) + where + ", less than the WAL limit of " + config::format_size(in.wal_max_bytes)};
+  return {"database_disk", HealthStatus::ok, config::format_bytes(free) + where};
 }
 
 HealthCheck check_wal(const HealthInputs& in) {
+  using config::format_bytes;
   using config::format_size;
   if (in.wal_max_bytes > 0 && in.wal_bytes > kWalStuckFactor * in.wal_max_bytes)
     return {"wal", HealthStatus::degraded,
-            "WAL is " + std::to_string(in.wal_bytes) + " bytes, over " + std::to_string(kWalStuckFactor) +
+            "WAL is " + format_bytes(in.wal_bytes) + ", over " + std::to_string(kWalStuckFactor) +
                 "x the limit of " + format_size(in.wal_max_bytes) + ": a reader is holding it" +
                 (in.checkpoint_note.empty() ? "" : " (last checkpoint: " + in.checkpoint_note + ")")};
   if (in.wal_max_bytes > 0 && in.wal_bytes > in.wal_max_bytes)
     return {"wal", HealthStatus::ok,
-            std::to_string(in.wal_bytes) + " bytes, over the limit of " + format_size(in.wal_max_bytes) +
+            format_bytes(in.wal_bytes) + ", over the limit of " + format_size(in.wal_max_bytes) +
                 ": a checkpoint is due"};
-  return {"wal", HealthStatus::ok, std::to_string(in.wal_bytes) + " bytes"};
+  return {"wal", HealthStatus::ok, format_bytes(in.wal_bytes)};
 }
 
 HealthCheck check_backup(const HealthInputs& in) {
@@ -100,6 +101,9 @@ HealthCheck check_backup(const HealthInputs& in) {
     return {"backup", HealthStatus::degraded, "no backup taken since start"};
   }
   const auto age = std::chrono::duration_cast<std::chrono::seconds>(in.now - *in.last_backup_at);
+  if (age.count() < 0)
+    return {"backup", HealthStatus::ok,
+            "last backup is dated " + config::format_duration(-age) + " ahead of the clock"};
   if (age > allowed)
     return {"backup", HealthStatus::degraded, "last backup is " + config::format_duration(age) + " old"};
   if (!in.last_backup_verified) return {"backup", HealthStatus::degraded, "last backup is not verified"};
@@ -124,9 +128,15 @@ HealthCheck check_disk(const HealthInputs& in) {
   // The next backup needs room for a full copy of the database.
   if (*in.backup_free_bytes < in.database_bytes)
     return {"disk", HealthStatus::degraded,
-            std::to_string(*in.backup_free_bytes) + " bytes free on the backup volume, the next backup needs " +
-                std::to_string(in.database_bytes)};
-  return {"disk", HealthStatus::ok, std::to_string(*in.backup_free_bytes) + " bytes free"};
+            config::format_bytes(*in.backup_free_bytes) + " free on the backup volume, the next backup needs " +
+                config::format_bytes(in.database_bytes)};
+  return {"disk", HealthStatus::ok, config::format_bytes(*in.backup_free_bytes) + " free on the backup volume"};
+}
+
+HealthCheck check_backup_folder(const HealthInputs& in) {
+  if (in.backup_folder_hung) return {"backup_dir", HealthStatus::failing, in.backup_folder_problem};
+  if (!in.backup_folder_problem.empty()) return {"backup_dir", HealthStatus::degraded, in.backup_folder_problem};
+  return {"backup_dir", HealthStatus::ok, "answering"};
 }
 
 HealthCheck check_sqlite(const HealthInputs& in) {
@@ -143,7 +153,7 @@ HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
   report.checks = {check_schema(in),  check_database(in), check_integrity(in), check_database_volume(in),
                    check_wal(in),     check_backup(in),   check_backup_files(in), check_post_backup(in), check_disk(in),
-                   check_sqlite(in)};
+                   check_backup_folder(in), check_sqlite(in)};
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;
 }

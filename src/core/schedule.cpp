@@ -59,15 +59,17 @@ NextBackup next_backup(TimePoint now, const ScheduleHistory& history, const Sche
     if (due < next.at) next = {std::max(due, now), "interval"};
   }
 
-  // A failure since the last success waits out its back-off first (both on the
-  // clock as it reads now: a failure after a clock moved back is still the newer).
+  // A failure since the last success is retried when its back-off ends, whatever
+  // else is due: never sooner (a failing disk is not hammered), and never as late
+  // as the next night (a failed first backup, or one asked for after tonight's,
+  // must not leave the database without a fresh copy for a day). Both on the
+  // clock as it reads now: a failure after a clock moved back is still the newer.
   if (history.last_failure && history.failures_since_success > 0) {
     const auto backoff = retry_backoff(history.failures_since_success);
     const auto failed = on_this_clock(*history.last_failure, now, history.since_last_failure, backoff);
-    const auto retry = failed + backoff;
-    if ((!last || failed >= *last) && (retry > next.at || next.at <= now))
-      next = {std::max(retry, next.at), "retry after " + std::to_string(history.failures_since_success) +
-                                            (history.failures_since_success == 1 ? " failure" : " failures")};
+    if (!last || failed >= *last)
+      next = {std::max(failed + backoff, now), "retry after " + std::to_string(history.failures_since_success) +
+                                                   (history.failures_since_success == 1 ? " failure" : " failures")};
   }
   return next;
 }

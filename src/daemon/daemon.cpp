@@ -6,17 +6,18 @@
 #include <atomic>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
+#include "sqlkeeper/config/units.h"
 #include "sqlkeeper/core/file_identity.h"
 #include "sqlkeeper/core/file_lock.h"
 #include "sqlkeeper/core/integrity.h"
 #include "sqlkeeper/daemon/admin.h"
+#include "sqlkeeper/daemon/backup_folder_watch.h"
 #include "sqlkeeper/daemon/health_server.h"
 #include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/listen_socket.h"
@@ -24,6 +25,7 @@
 #include "sqlkeeper/daemon/maintenance.h"
 #include "sqlkeeper/daemon/scheduler.h"
 #include "sqlkeeper/daemon/scrubber.h"
+#include "sqlkeeper/daemon/spawn.h"
 #include "sqlkeeper/daemon/notifier.h"
 #include "sqlkeeper/daemon/startup.h"
 #include "sqlkeeper/daemon/state.h"
@@ -41,6 +43,9 @@ constexpr auto tuple_awaitable = asio::as_tuple(asio::use_awaitable);
 constexpr auto kRefreshInterval = 5s;
 constexpr auto kStartupExtension = 30s;  // asked of systemd at a time while migrating makes progress
 constexpr auto kProbeTimeout = 250ms;
+// A look at the backup folder that takes this long is a hung volume (a healthy
+// one answers a stat and a directory read in milliseconds).
+constexpr auto kFolderHang = 15s;
 // Start-up may run a long migration; a hung one is ended sooner by systemd's
 // start timeout, which is extended only while the migration makes progress.
 constexpr auto kStartupLimit = std::chrono::milliseconds(6h);
@@ -48,10 +53,24 @@ constexpr auto kStartupLimit = std::chrono::milliseconds(6h);
 // stuck in an uninterruptible call is abandoned so the process still exits.
 constexpr auto kStopGrace = std::chrono::milliseconds(10s);
 
+// The folder `p` leads to now, links followed (as far as it exists yet). Backups go
+// there for the daemon's life: a link swapped later is reported, not followed.
+std::filesystem::path real_folder(const std::filesystem::path& p) {
+  std::error_code ec;
+  auto real = std::filesystem::weakly_canonical(p, ec);
+  return ec ? std::filesystem::absolute(p, ec) : real;
+}
+
+config::Loaded with_real_backup_dir(config::Loaded loaded) {
+  loaded.config.backup_dir = real_folder(loaded.config.backup_dir);
+  return loaded;
+}
+
 class Daemon {
  public:
   Daemon(const config::Loaded& loaded, ConfigReloader reload, Env& env)
-      : loaded_(loaded),
+      : loaded_(with_real_backup_dir(loaded)),
+        backup_dir_configured_(loaded.config.backup_dir),
         reload_(std::move(reload)),
         env_(env),
         signals_(io_, SIGTERM, SIGINT, SIGHUP),
@@ -61,12 +80,18 @@ class Daemon {
         quick_check_(io_),
         maintenance_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }),
-        scrubber_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }) {
+        scrubber_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
+        folder_watch_(io_, loaded_.config.backup_dir, backup_dir_configured_, database_dir(),
+                      loaded_.config.database.stem().string(), env,
+                      [this](const BackupFolderLook& look) { on_folder_look(look); }) {
     const auto& c = loaded_.config;
     admin_policy_ = admin_policy(c.admin_group);
+    // A backup's outcome changes the folder: look at it again now.
+    maintenance_.on_backup_done([this](const Outcome<core::BackupResult>&) { folder_watch_.look(true); });
     state_.started_at = env_.now();
     state_.database = c.database.string();
     state_.backup_dir = c.backup_dir.string();
+    state_.backup_dir_configured = backup_dir_configured_.string();
     state_.sqlite = sqlite::linked_library();
     state_.wal_max_bytes = c.wal_max_bytes;
   }
@@ -76,6 +101,9 @@ class Daemon {
     spdlog::log(state_.sqlite.wal_reset_fix ? spdlog::level::info : spdlog::level::warn,
                 "sqlkeeper {} starting: database {}, SQLite {}", SQLKEEPER_VERSION, c.database.string(),
                 sqlite::describe(state_.sqlite));
+    if (c.backup_dir != std::filesystem::absolute(backup_dir_configured_))
+      spdlog::info("backup-dir {} leads to {}: backups go there", backup_dir_configured_.string(),
+                   c.backup_dir.string());
     ListenSocket listener;
     try {
       instance_lock_.emplace(lock_instance(c.database, c.file_mode));
@@ -100,12 +128,12 @@ class Daemon {
         },
         HealthServerLimits{c.max_connections, c.idle_timeout, 8192, 4096});
     server_->start();
-    asio::co_spawn(io_, handle_signals(), asio::detached);
-    if (notifier_.watchdog_interval()) asio::co_spawn(io_, watchdog_loop(), asio::detached);
-    asio::co_spawn(io_, extend_while_starting(), asio::detached);
+    spawn_loop(io_, "the signal handler", [this] { return handle_signals(); });
+    if (notifier_.watchdog_interval()) spawn_loop(io_, "the watchdog loop", [this] { return watchdog_loop(); });
+    spawn_loop(io_, "the start-up extension loop", [this] { return extend_while_starting(); });
     start_up();
 
-    io_.run();
+    run_loop();
 
     // The loop has ended: stop the worker's job at its next step and wait for it.
     const bool worker_stopped = worker_.stop("the daemon is stopping", kStopGrace);
@@ -125,6 +153,22 @@ class Daemon {
   }
 
  private:
+  // An exception out of a handler (a loop that kept failing, a completion that
+  // threw) stops the daemon with a failure status instead of ending it unexplained.
+  void run_loop() {
+    for (;;) {
+      try {
+        io_.run();
+        return;
+      } catch (const std::exception& e) {
+        spdlog::critical("stopping after an error in the event loop: {}", e.what());
+        exit_code_ = EXIT_FAILURE;
+        notifier_.fatal(EIO, "failed: " + std::string(e.what()).substr(0, 200));
+        shutdown();
+      }
+    }
+  }
+
   // Opens and migrates the database on the worker, then reports back.
   void start_up() {
     state_.phase = core::Phase::migrating;
@@ -173,8 +217,8 @@ class Daemon {
     spdlog::info("ready: schema {} ({} migrations applied, {} this start, {} ms)", state_.schema.version,
                  state_.schema.applied.size(), state_.schema.applied_this_start, state_.schema.migration_time.count());
     notifier_.ready(status_line(state_, env_.now()));
-    asio::co_spawn(io_, refresh_loop(), asio::detached);
-    asio::co_spawn(io_, quick_check_loop(), asio::detached);
+    spawn_loop(io_, "the refresh loop", [this] { return refresh_loop(); });
+    spawn_loop(io_, "the quick_check loop", [this] { return quick_check_loop(); });
     maintenance_.start();
     scheduler_.start();
     scrubber_.start();
@@ -229,11 +273,43 @@ class Daemon {
     probe();
     const auto& c = loaded_.config;
     state_.sizes = core::file_sizes(c.database);
-    state_.backup_free_bytes = free_bytes(std::filesystem::exists(c.backup_dir) ? c.backup_dir : database_dir());
+    folder_watch_.look();
+    note_folder_hang();
     state_.database_free_bytes = free_bytes(database_dir());
     state_.worker_job = worker_.current();
     maintenance_.sync_progress();
     if (state_.phase == core::Phase::ready) maintenance_.on_wal_size(state_.sizes.wal);
+    notifier_.status(status_line(state_, env_.now()));
+  }
+
+  // A look at the backup folder that has not come back: its volume hangs.
+  void note_folder_hang() {
+    const auto busy = folder_watch_.busy_for();
+    if (!busy || *busy < kFolderHang) return;
+    const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*busy);
+    if (!state_.backup_folder_hung)
+      spdlog::critical("the backup folder {} does not answer: a look at it has not returned for {} s",
+                       loaded_.config.backup_dir.string(), seconds.count());
+    state_.backup_folder_hung = true;
+    state_.backup_folder_problem = "backup folder " + loaded_.config.backup_dir.string() +
+                                   " does not answer: a look at it has not returned for " +
+                                   config::format_duration(seconds) + " (a hung or dead mount?)";
+  }
+
+  void on_folder_look(const BackupFolderLook& look) {
+    if (look.error != state_.backup_folder_problem) {
+      if (!look.error.empty()) spdlog::error("{}", look.error);
+      else spdlog::info("the backup folder {} answers again", loaded_.config.backup_dir.string());
+    }
+    state_.backup_folder_hung = false;
+    state_.backup_folder_problem = look.error;
+    state_.backup_free_bytes = look.free_bytes;
+    if (look.read_backups) {
+      // What is on disk, whoever put it there: `sqlkeeper backup` beside the daemon, prune, a hand.
+      state_.backup_count = look.backup_count;
+      state_.last_backup = look.last_backup;
+      if (look.last_backup && look.last_backup->verified) scheduler_.saw_backup(look.last_backup->at);
+    }
     notifier_.status(status_line(state_, env_.now()));
   }
 
@@ -358,6 +434,7 @@ class Daemon {
         spdlog::warn("reload: option '{}' changed but takes effect only after a restart", name);
       loaded_.settings = config::merge_live(loaded_.settings, fresh.settings);
       loaded_.config = config::resolve(loaded_.settings);
+      loaded_.config.backup_dir = state_.backup_dir;  // as resolved at start: a restart option
       set_log_level(loaded_.config.log_level);
       admin_policy_ = admin_policy(loaded_.config.admin_group);
       state_.wal_max_bytes = loaded_.config.wal_max_bytes;
@@ -395,7 +472,8 @@ class Daemon {
     if (auto job = worker_.running()) job->request_stop("the daemon is stopping");
   }
 
-  config::Loaded loaded_;
+  config::Loaded loaded_;  // backup-dir in it is the folder it led to at start
+  std::filesystem::path backup_dir_configured_;  // as given, perhaps a symbolic link
   ConfigReloader reload_;
   Env& env_;
   std::optional<core::FileLock> instance_lock_;
@@ -410,6 +488,7 @@ class Daemon {
   Maintenance maintenance_;
   Scheduler scheduler_;
   Scrubber scrubber_;
+  BackupFolderWatch folder_watch_;  // after io_: its destructor stops its posts to the loop
   AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;
   std::optional<std::filesystem::path> socket_path_;

@@ -9,16 +9,18 @@
 #include <iterator>
 
 #include <optional>
+#include <string_view>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
+
+#include "sqlkeeper/daemon/spawn.h"
 
 namespace sqlkeeper::daemon {
 
@@ -121,6 +123,22 @@ ReadResult refusal(unsigned status, std::string reason) {
   return {false, status, std::move(reason)};
 }
 
+std::string_view front(const beast::flat_buffer& buffer) {
+  return {static_cast<const char*>(buffer.data().data()), buffer.size()};
+}
+
+// Consumes the CRLF or LF line ends at the front of `buffer`; returns how many bytes.
+std::size_t skip_empty_lines(beast::flat_buffer& buffer) {
+  std::size_t skipped = 0;
+  for (;;) {
+    const auto text = front(buffer);
+    const std::size_t n = text.starts_with("\r\n") ? 2 : text.starts_with('\n') ? 1 : 0;
+    if (n == 0) return skipped;
+    buffer.consume(n);
+    skipped += n;
+  }
+}
+
 // Reads one request, feeding the parser ourselves: Beast 1.81 checks header_limit
 // within one put() only, and its async_read keeps reading while the parser wants
 // more, so a stream of short header lines would grow the fields without bound.
@@ -156,6 +174,19 @@ asio::awaitable<ReadResult> read_request(HealthServer::Session& s, beast::flat_b
       }
       if (ec) co_return ReadResult{};
       start();
+    }
+    if (!parser.got_some()) {
+      // Empty lines before a request line are skipped (RFC 9112 section 2.2): a client
+      // that ends a request with an extra CRLF still gets its next one answered. They
+      // count toward the header limit, so a stream of them ends like a long header.
+      const auto skipped = skip_empty_lines(buffer);
+      header_bytes += skipped;
+      if (header_bytes > limits.header_limit)
+        co_return refusal(431, "request header over " + std::to_string(limits.header_limit) + " bytes");
+      if (buffer.size() == 0 || front(buffer) == "\r") {
+        need_more = true;
+        continue;
+      }
     }
     boost::system::error_code ec;
     const bool in_header = !parser.is_header_done();
@@ -243,18 +274,18 @@ asio::awaitable<void> HealthServer::accept_loop() {
       // Every connection is being answered; those end within the request timeout.
       if (static_cast<int>(refused_.size()) < limits_.max_connections) {
         session->enlist(refused_, session);
-        asio::co_spawn(io_, refuse(session), asio::detached);
+        spawn_logged(io_.get_executor(), refuse(session), "a refused health socket connection");
       }
       continue;
     }
     session->enlist(sessions_, session);
-    asio::co_spawn(io_, serve(session), asio::detached);
+    spawn_logged(io_.get_executor(), serve(session), "a health socket connection");
   }
 }
 
 asio::awaitable<void> HealthServer::refuse(std::shared_ptr<Session> session) {
   session->deadline.expires_after(kLingerTime);
-  asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
+  spawn_logged(session->socket.get_executor(), watch_deadline(session), "a health socket deadline");
   auto res = make_response(503, 11, false, "application/json", error_json("too many connections"));
   auto [ec, n] = co_await http::async_write(session->socket, res, tuple_awaitable);
   if (!ec) co_await linger_close(*session);
@@ -309,7 +340,7 @@ asio::awaitable<void> HealthServer::serve(std::shared_ptr<Session> session) {
   request.peer_groups = peer_groups(session->socket.native_handle());
   // A client says what it wants when it connects: no idle allowance before the first request.
   session->deadline.expires_after(std::min(limits_.idle_timeout, limits_.request_timeout));
-  asio::co_spawn(session->socket.get_executor(), watch_deadline(session), asio::detached);
+  spawn_logged(session->socket.get_executor(), watch_deadline(session), "a health socket deadline");
   beast::flat_buffer buffer(limits_.header_limit + limits_.body_limit);
   for (bool first = true; session->socket.is_open(); first = false) {
     http::request_parser<http::string_body> parser;

@@ -2,13 +2,16 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cerrno>
+
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "sqlkeeper/core/catalog.h"
 #include "sqlkeeper/core/database.h"
+#include "sqlkeeper/daemon/ownership_hint.h"
+#include "sqlkeeper/daemon/spawn.h"
 #include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::daemon {
@@ -39,7 +42,7 @@ Maintenance::Maintenance(asio::io_context& io, Worker& worker, DaemonState& stat
 
 void Maintenance::start() {
   if (state_.checkpoint.disabled_reason.empty()) {
-    asio::co_spawn(io_, checkpoint_loop(), asio::detached);
+    spawn_loop(io_, "the checkpoint loop", [this] { return checkpoint_loop(); });
   } else {
     spdlog::warn("{}", state_.checkpoint.disabled_reason);
   }
@@ -143,7 +146,12 @@ Maintenance::Started Maintenance::backup_now(const std::string& why) {
       worker_, io_, "backup", kBackupLimit,
       [database, busy, options, &env](core::Job& job) {
         auto source = core::open_database_readonly(database, busy);
-        return core::take_backup(source, options, env, job);
+        try {
+          return core::take_backup(source, options, env, job);
+        } catch (const Error& e) {
+          if (e.sys_errno() != EACCES && e.sys_errno() != EPERM) throw;
+          throw Error(e.code(), e.what() + ownership_hint(options.dir), e.sqlite_code(), e.sys_errno());
+        }
       },
       [this, id](const Outcome<core::BackupResult>& r) { on_backup(id, r); }, /*join=*/false);
   ++state_.backup.next_id;
@@ -182,11 +190,10 @@ void Maintenance::on_backup(const std::string& id, const Outcome<core::BackupRes
                  v.bytes, v.copy.count(), v.verify.count(), v.total.count(),
                  v.checkpoint_note.empty() ? "" : "; " + v.checkpoint_note);
   }
-  const auto catalog = core::read_catalog(config_.backup_dir, config_.database.stem().string());
-  state_.backup_count = 0;
-  for (const auto& e : catalog.backups) state_.backup_count += e.finished() ? 1 : 0;
+  // Counted here at once; the folder watch reads the folder itself next (daemon.cpp).
+  if (r.value) ++state_.backup_count;
   changed_();
-  if (backup_done_) backup_done_(r);
+  for (const auto& listener : backup_done_) listener(r);
 }
 
 }  // namespace sqlkeeper::daemon

@@ -4,11 +4,12 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/detached.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "sqlkeeper/config/command.h"
+#include "sqlkeeper/config/units.h"
 #include "sqlkeeper/core/prune.h"
+#include "sqlkeeper/daemon/spawn.h"
 
 namespace sqlkeeper::daemon {
 namespace {
@@ -43,7 +44,7 @@ void Scheduler::start() {
   // schedule takes one now (core/schedule).
   else if (state_.future_backup_at) history_.last_success = state_.future_backup_at;
   started_ = true;
-  asio::co_spawn(io_, loop(), asio::detached);
+  spawn_loop(io_, "the backup schedule", [this] { return loop(); });
 }
 
 void Scheduler::stop() {
@@ -84,6 +85,19 @@ asio::awaitable<void> Scheduler::loop() {
     timer_.expires_after(std::min(wait, kRecheck));
     co_await timer_.async_wait(asio::as_tuple(asio::use_awaitable));  // cancelled: look again
   }
+}
+
+void Scheduler::saw_backup(std::chrono::system_clock::time_point at) {
+  if (!started_ || stopped_ || (history_.last_success && *history_.last_success >= at)) return;
+  spdlog::info("the schedule counts from the backup of {} found in the folder", config::format_utc(at));
+  const auto now = env_.now();
+  history_.last_success = at;
+  const auto age = at <= now ? std::chrono::duration_cast<std::chrono::steady_clock::duration>(now - at)
+                             : std::chrono::steady_clock::duration::zero();
+  success_steady_ = std::chrono::steady_clock::now() - age;
+  // A failure after this backup still backs off; one before it is over.
+  if (!history_.last_failure || *history_.last_failure <= at) history_.failures_since_success = 0;
+  rearm();
 }
 
 void Scheduler::on_backup(const Outcome<core::BackupResult>& r) {

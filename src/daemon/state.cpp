@@ -142,6 +142,7 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
         {"migration_ms", state.schema.migration_time.count()}}},
       {"backups",
        {{"dir", state.backup_dir},
+        {"dir_configured", state.backup_dir_configured},
         {"count", state.backup_count},
         {"last", backup},
         {"activity", backup_activity_json(state.backup)},
@@ -265,9 +266,14 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
                                    [&](const std::string& p) { return p.rfind(file + " ", 0) == 0; });
     if (!named) in.backup_problems.push_back(file + " is damaged: no longer matches its sidecar: " + problem);
   }
+  in.backup_folder_problem = state.backup_folder_problem;
+  in.backup_folder_hung = state.backup_folder_hung;
   in.database_bytes = state.sizes.database;
   in.database_free_bytes = state.database_free_bytes;
-  in.database_dir = std::filesystem::path(state.database).parent_path().string();
+  // `--database app.db` has no folder in its name; the volume check must name one.
+  std::error_code ec;
+  const auto absolute = std::filesystem::absolute(state.database, ec);
+  in.database_dir = (ec ? std::filesystem::path(state.database) : absolute).parent_path().string();
   if (state.quick_check) {
     in.quick_check_ok = state.quick_check->ok;
     in.quick_check_error = state.quick_check->first_error;
@@ -309,8 +315,8 @@ std::string status_line(const DaemonState& state, std::chrono::system_clock::tim
     case core::Phase::ready: break;
   }
   const auto report = core::evaluate_health(health_inputs(state, now));
-  line = std::string(core::to_string(report.status)) + "; db " + std::to_string(state.sizes.database / 1024) +
-         " KiB, WAL " + std::to_string(state.sizes.wal / 1024) + " KiB; schema " + std::to_string(state.schema.version);
+  line = std::string(core::to_string(report.status)) + "; db " + config::format_bytes(state.sizes.database) +
+         ", WAL " + config::format_bytes(state.sizes.wal) + "; schema " + std::to_string(state.schema.version);
   if (!state.backup.running_id.empty())
     line += "; backing up " +
             (state.backup.pages_total ? std::to_string(state.backup.pages_done * 100 / state.backup.pages_total) + "%"

@@ -161,7 +161,7 @@ class Daemon:
     """A running `sqlkeeper run` in a temporary directory."""
 
     def __init__(self, workdir, migrations=BUNDLED_MIGRATIONS, extra_args=(), env=None, notify=True,
-                 watchdog_usec=None, umask=None, uid=None):
+                 watchdog_usec=None, umask=None, uid=None, cwd=None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.database = self.workdir / "data" / "app.db"
@@ -180,6 +180,7 @@ class Daemon:
         self.watchdog_usec = watchdog_usec
         self.umask = umask  # when set, the daemon starts under this umask
         self.uid = uid  # when set (as root), the daemon runs as this uid and gid, owning its folder
+        self.cwd = cwd  # when set, the daemon starts there (for relative paths in extra_args)
 
     def start(self):
         env = clean_env(self.full_env)
@@ -197,7 +198,7 @@ class Daemon:
                 os.setgid(self.uid)
                 os.setuid(self.uid)
         self.proc = subprocess.Popen([BIN, *map(str, self.args)], env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                     preexec_fn=preexec)
+                                     preexec_fn=preexec, cwd=self.cwd)
         return self
 
     def _hand_folder_to(self, uid):

@@ -262,3 +262,16 @@ def test_check_config_warns_when_the_app_group_cannot_share_the_database(tmp_pat
 def test_check_config_is_quiet_without_an_app_group(tmp_path):
     r = run_cli("check-config", "--database", tmp_path / "app.db")
     assert r.returncode == 0 and r.stderr == "", r.stderr
+
+
+def test_help_keeps_every_command_apart_from_its_description():
+    """`restore`'s usage is longer than the others: it must not run into its summary."""
+    res = run_cli("--help")
+    assert res.returncode == 0, res.stderr
+    lines = [l for l in res.stdout.splitlines() if l.startswith("  ")]
+    assert len(lines) >= 10, res.stdout
+    restore = next(l for l in lines if l.startswith("  restore "))
+    assert "[--force-schema]  verified restore" in restore, restore
+    # the summaries start in one column, at least two spaces after the longest usage
+    columns = {len(l) - len(l[2:].split("  ", 1)[1].lstrip()) for l in lines}
+    assert len(columns) == 1, res.stdout

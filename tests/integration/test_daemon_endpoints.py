@@ -7,7 +7,7 @@ import stat
 import subprocess
 
 from conftest import (baseline_failing_checks, connect, get_keep_alive, healthy_body, healthy_status, http_request,
-                      linked_sqlite, open_db, read_until_closed, run_cli)
+                      linked_sqlite, open_db, parse_response, read_until_closed, run_cli)
 
 # scripts/dev.sh unpacks promtool into its cache and names it here.
 PROMTOOL = os.environ.get("SK_PROMTOOL") or shutil.which("promtool") or "promtool"
@@ -81,7 +81,7 @@ def test_status_json(daemon_factory):
     backups = body["backups"]
     assert backups["dir"] == str(d.backups) and backups["count"] == 0 and backups["last"] is None
     assert set(body["checks"]) == {"schema", "database", "integrity", "database_disk", "wal", "backup",
-                                   "backup_files", "post_backup", "disk", "sqlite"}
+                                   "backup_files", "post_backup", "disk", "backup_dir", "sqlite"}
     # A fresh install: the first backup is the next nightly one.
     assert backups["schedule"]["next"] is not None and backups["schedule"]["next_why"] == "nightly"
     assert backups["schedule"]["post_backup_command"] is None
@@ -147,6 +147,27 @@ def test_keep_alive_serves_several_requests_on_one_connection(daemon_factory):
         s.sendall(b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         data = read_until_closed(s)
         assert data.startswith(b"HTTP/1.1 200")
+
+
+def test_pipelined_requests_on_one_connection_are_all_answered_in_order(daemon_factory):
+    """Three requests in one write, before any answer: each gets its answer, in order.
+    An empty line before a request (a client that ends a request with an extra CRLF)
+    is skipped, as RFC 9112 section 2.2 asks, not answered with 400 and a closed connection."""
+    d = daemon_factory().start().wait_ready()
+    with connect(d.socket) as s:
+        s.sendall(b"GET /health/live HTTP/1.1\r\nHost: localhost\r\n\r\n\r\n"
+                  b"GET /health/ready HTTP/1.1\r\nHost: localhost\r\n\r\n"
+                  b"GET /nope HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        data = read_until_closed(s)
+    answers = []
+    while data:
+        head, _, rest = data.partition(b"\r\n\r\n")
+        status, headers, _ = parse_response(head + b"\r\n\r\n")
+        length = int(headers["content-length"])
+        answers.append((status, json.loads(rest[:length])))
+        data = rest[length:]
+    assert answers == [(200, {"status": "alive"}), (200, {"status": "ready", "phase": "ready"}),
+                       (404, {"error": "no such endpoint"})], answers
 
 
 def test_bad_request_is_400(daemon_factory):

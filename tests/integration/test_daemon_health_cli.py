@@ -1,6 +1,7 @@
 """`sqlkeeper health` (Nagios plugin exit codes) and `sqlkeeper status` against the real daemon."""
 import json
 import os
+import re
 import signal
 import time
 
@@ -114,3 +115,25 @@ def test_status_unreachable_fails(tmp_path):
     res = run_cli("status", "--socket", tmp_path / "nobody.sock", timeout=20)
     assert res.returncode != 0
     assert "nobody.sock" in res.stderr
+
+
+def test_status_names_the_folder_of_a_relative_database_and_prints_sizes_in_kib_mib_gib(daemon_factory, tmp_path):
+    """`--database app.db` (relative, no folder in the name): the volume check still names
+    the folder, and `status` prints sizes as KiB/MiB/GiB; --json keeps the raw integers."""
+    data = tmp_path / "rel"
+    data.mkdir()
+    d = daemon_factory(cwd=data)
+    d.args[d.args.index("--database") + 1] = "app.db"
+    d.database = data / "app.db"
+    d.start().wait_ready()
+    res = run_cli("status", "--socket", d.socket, timeout=20)
+    assert res.returncode == 0, res.stderr
+    out = res.stdout
+    assert "()" not in out, out
+    assert f"free on the database volume ({data})" in out, out
+    # No raw byte counts anywhere in the human output: every size has a binary unit.
+    assert re.search(r"\d bytes\b", out) is None, out
+    assert re.search(r"database:  app\.db, \d+(\.\d)? (B|KiB|MiB), WAL \d+(\.\d)? (B|KiB|MiB)\n", out), out
+    assert re.search(r"check database_disk: ok \(\d+\.\d (KiB|MiB|GiB|TiB) free on the database volume", out), out
+    body = json.loads(run_cli("status", "--socket", d.socket, "--json", timeout=20).stdout)
+    assert isinstance(body["database"]["size_bytes"], int) and isinstance(body["database"]["free_bytes"], int)

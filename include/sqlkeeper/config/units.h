@@ -21,6 +21,9 @@ std::string format_duration(Duration d);
 // "K", "M", "G" alone are binary, as in systemd. A bare number is bytes.
 std::optional<std::uint64_t> parse_size(std::string_view text);
 std::string format_size(std::uint64_t bytes);
+// For people reading a status, not for configuration: "512 B", "1.5 KiB", "64.0 MiB"
+// (binary units, one decimal, rounded down). Machine outputs keep the integer.
+std::string format_bytes(std::uint64_t bytes);
 
 // Octal permission bits, at most 0777, e.g. "0660". The setuid, setgid and sticky
 // bits are refused: no file or socket sqlkeeper creates has a use for them.

@@ -34,6 +34,10 @@ struct HealthInputs {
   std::chrono::seconds backup_interval{std::chrono::hours(24)};
   std::chrono::seconds backup_slack{std::chrono::hours(2)};
   std::optional<std::uint64_t> backup_free_bytes;
+  // Why the backup folder cannot be looked at (EACCES, ESTALE, EIO); with `hung`,
+  // a look at it has not returned (a dead mount): no backup can be taken there.
+  std::string backup_folder_problem;
+  bool backup_folder_hung = false;
   std::uint64_t database_bytes = 0;
   // Free space where the database and its WAL live; the WAL grows there.
   std::optional<std::uint64_t> database_free_bytes;

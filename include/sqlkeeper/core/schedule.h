@@ -8,7 +8,8 @@
 // Like a persistent systemd timer: a nightly slot that passed without a
 // successful backup (the machine was off, the daemon down) is caught up at once;
 // a restart just after a backup takes no second one; a fresh install waits for
-// its first slot. A failure is retried with back-off, never sooner.
+// its first slot. A failure (of any backup, on a fresh install too) is retried
+// when its back-off ends: never sooner, and never left for the next slot.
 #include <chrono>
 #include <optional>
 #include <string>

@@ -48,8 +48,8 @@ class Maintenance {
   Started backup_now(const std::string& why);
 
   using BackupDone = std::function<void(const Outcome<core::BackupResult>&)>;
-  // Called on the loop after every backup, once the state records it.
-  void on_backup_done(BackupDone listener) { backup_done_ = std::move(listener); }
+  // Each listener is called on the loop after every backup, once the state records it.
+  void on_backup_done(BackupDone listener) { backup_done_.push_back(std::move(listener)); }
 
  private:
   boost::asio::awaitable<void> checkpoint_loop();
@@ -64,7 +64,7 @@ class Maintenance {
   std::function<void()> changed_;
   boost::asio::steady_timer checkpoint_timer_;
   std::shared_ptr<core::Job> backup_job_;
-  BackupDone backup_done_;
+  std::vector<BackupDone> backup_done_;
   bool checkpoint_pending_ = false;  // queued or running
   std::vector<CheckpointDone> checkpoint_waiters_;
   bool stopped_ = false;

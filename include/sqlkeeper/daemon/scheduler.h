@@ -31,6 +31,9 @@ class Scheduler {
   void stop();
   // The settings may have changed (reload): compute the next time again.
   void rearm();
+  // A verified backup found in the folder (`sqlkeeper backup` beside the daemon):
+  // when it is newer than what the schedule knows, the schedule counts from it.
+  void saw_backup(std::chrono::system_clock::time_point at);
 
  private:
   boost::asio::awaitable<void> loop();

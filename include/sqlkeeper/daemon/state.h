@@ -117,7 +117,8 @@ struct DaemonState {
   std::string phase_detail;  // e.g. the migration being applied, or the start-up error
   std::chrono::system_clock::time_point started_at;
   std::string database;
-  std::string backup_dir;
+  std::string backup_dir;             // the folder backup-dir led to at start, links followed
+  std::string backup_dir_configured;  // as given
   sqlite::LibraryInfo sqlite;
   core::FileSizes sizes;
   bool database_answered = false;
@@ -125,6 +126,9 @@ struct DaemonState {
   std::string database_replaced;  // why the file at the path is not the one opened at start
   std::uint64_t wal_max_bytes = 0;
   std::optional<std::uint64_t> backup_free_bytes;
+  // Why the backup folder cannot be looked at; with `hung`, a look has not come back.
+  std::string backup_folder_problem;
+  bool backup_folder_hung = false;
   std::optional<std::uint64_t> database_free_bytes;  // on the database's own volume
   std::optional<QuickCheckSummary> quick_check;
   ScrubSummary scrub;

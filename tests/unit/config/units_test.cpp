@@ -32,6 +32,28 @@ TEST(FormatDuration, RoundTrips) {
   }
 }
 
+// An age computed from a stamp ahead of the clock is negative: it must still read
+// as a duration ("-3s"), never as nothing ("last backup  ago").
+TEST(FormatDuration, ZeroAndNegativeDurationsPrint) {
+  EXPECT_EQ(format_duration(milliseconds(0)), "0s");
+  EXPECT_EQ(format_duration(milliseconds(-3000)), "-3s");
+  EXPECT_EQ(format_duration(milliseconds(-90061001)), "-1d1h1min1s1ms");
+}
+
+TEST(FormatBytes, ReadsLikeTheRestOfTheStatus) {
+  const std::pair<std::uint64_t, const char*> cases[] = {
+      {0, "0 B"},
+      {1023, "1023 B"},
+      {1024, "1.0 KiB"},
+      {1536, "1.5 KiB"},
+      {(64ULL << 20) + (1ULL << 19), "64.5 MiB"},
+      {(3ULL << 30), "3.0 GiB"},
+      {(2ULL << 40), "2.0 TiB"},
+      {~0ULL, "16777215.9 TiB"},
+  };
+  for (const auto& [bytes, text] : cases) EXPECT_EQ(format_bytes(bytes), text) << bytes;
+}
+
 TEST(ParseSize, BinaryAndDecimalUnits) {
   const std::pair<const char*, std::uint64_t> cases[] = {
       {"4096", 4096},  {"64MiB", 64ULL << 20}, {"64M", 64ULL << 20}, {"1GB", 1000000000ULL},

@@ -154,6 +154,29 @@ TEST(EvaluateHealth, BackupAgeAndVerification) {
   EXPECT_EQ(evaluate_health(in).status, HealthStatus::degraded);
 }
 
+TEST(EvaluateHealth, ABackupJustTakenOrDatedAheadOfTheClockSaysSo) {
+  auto in = healthy();
+  in.last_backup_verified = true;
+  in.last_backup_at = in.now;
+  EXPECT_EQ(check(evaluate_health(in), "backup").detail, "last backup 0s ago");
+  in.last_backup_at = in.now + 3s;
+  const auto detail = check(evaluate_health(in), "backup").detail;
+  EXPECT_NE(detail.find("3s ahead of the clock"), std::string::npos) << detail;
+  EXPECT_EQ(detail.find("  "), std::string::npos) << detail;
+}
+
+TEST(EvaluateHealth, SizesInTheChecksReadAsKibMibGib) {
+  auto in = healthy();
+  in.database_dir = "/var/lib/sqlkeeper";
+  in.database_free_bytes = 5ULL << 30;
+  in.backup_free_bytes = 3ULL << 29;
+  in.wal_bytes = 3ULL << 19;
+  const auto r = evaluate_health(in);
+  EXPECT_EQ(check(r, "database_disk").detail, "5.0 GiB free on the database volume (/var/lib/sqlkeeper)");
+  EXPECT_EQ(check(r, "disk").detail, "1.5 GiB free on the backup volume");
+  EXPECT_EQ(check(r, "wal").detail, "1.5 MiB");
+}
+
 TEST(EvaluateHealth, LowDiskIsDegraded) {
   auto in = healthy();
   in.backup_free_bytes = in.database_bytes - 1;

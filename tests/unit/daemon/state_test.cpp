@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 namespace sqlkeeper::daemon {
@@ -97,6 +98,14 @@ TEST(Route, UnknownPathsAndMethods) {
   EXPECT_EQ(get(ready_state(), "/nope").status, 404u);
   EXPECT_EQ(get(ready_state(), "/health", "POST").status, 405u);
   EXPECT_EQ(get(ready_state(), "/health?verbose=1").status, 200u);
+}
+
+// `--database app.db` has no parent in its name; the volume check must still name a folder.
+TEST(HealthInputs, ARelativeDatabaseNamesItsFolder) {
+  auto s = ready_state();
+  s.database = "app.db";
+  const auto in = health_inputs(s, s.started_at);
+  EXPECT_EQ(in.database_dir, std::filesystem::current_path().string());
 }
 
 TEST(StatusLine, ShortAndUseful) {
