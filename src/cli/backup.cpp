@@ -9,9 +9,8 @@
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
-#include "sqlkeeper/core/backup.h"
-#include "sqlkeeper/core/checkpoint.h"
-#include "sqlkeeper/core/database.h"
+#include "sqlkeeper/backup/backup.h"
+#include "sqlkeeper/db/database.h"
 
 namespace po = boost::program_options;
 
@@ -24,16 +23,6 @@ po::options_description backup_options() {
 }
 
 namespace {
-
-core::BackupOptions backup_options_for(const config::Config& c) {
-  core::BackupOptions options;
-  options.dir = c.backup_dir;
-  options.checkpoint_busy_wait = c.checkpoint_busy_wait;
-  options.journal_size_limit = c.wal_max_bytes;
-  options.lock_timeout = c.lock_timeout;
-  options.checkpoint_first = core::checkpoints_allowed();
-  return options;
-}
 
 // This process's peak resident size (VmHWM), for benchmarks: the copy must not
 // grow with the database.
@@ -73,7 +62,7 @@ int backup_command(const Invocation& inv) {
   auto db = core::open_database_readonly(c.database, c.busy_timeout);
   core::Job job("backup");
   const StopOnSignal stop(job);
-  const auto r = core::take_backup(db, backup_options_for(c), Env::real(), job);
+  const auto r = core::take_backup(db, core::backup_options(c), Env::real(), job);
   if (inv.vars.count("json")) {
     std::cout << backup_json(r).dump() << "\n";
   } else {

@@ -7,9 +7,9 @@
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/config/units.h"
-#include "sqlkeeper/core/backup_state.h"
-#include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/scrub.h"
+#include "sqlkeeper/backup/backup_state.h"
+#include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/backup/scrub.h"
 
 namespace po = boost::program_options;
 

@@ -2,7 +2,7 @@
 
 #include "sqlkeeper/cli/cli.h"
 #include "sqlkeeper/config/paths.h"
-#include "sqlkeeper/core/shared_access.h"
+#include "sqlkeeper/db/shared_access.h"
 
 namespace sqlkeeper::cli {
 

@@ -8,7 +8,7 @@
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/config/units.h"
-#include "sqlkeeper/core/prune.h"
+#include "sqlkeeper/backup/prune.h"
 #include "sqlkeeper/daemon/logging.h"
 
 namespace po = boost::program_options;

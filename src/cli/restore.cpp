@@ -7,9 +7,9 @@
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
-#include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/latest_backup.h"
-#include "sqlkeeper/core/restore.h"
+#include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/backup/latest_backup.h"
+#include "sqlkeeper/restore/restore.h"
 #include "sqlkeeper/error.h"
 
 namespace po = boost::program_options;

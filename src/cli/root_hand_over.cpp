@@ -7,7 +7,7 @@
 #include <iostream>
 #include <vector>
 
-#include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/backup/catalog.h"
 #include "sqlkeeper/error.h"
 
 namespace sqlkeeper::cli {

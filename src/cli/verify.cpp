@@ -7,9 +7,9 @@
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
-#include "sqlkeeper/core/backup_state.h"
-#include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/verify.h"
+#include "sqlkeeper/backup/backup_state.h"
+#include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/backup/verify.h"
 #include "sqlkeeper/error.h"
 
 namespace po = boost::program_options;

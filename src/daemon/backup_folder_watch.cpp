@@ -6,8 +6,8 @@
 #include <mutex>
 #include <thread>
 
-#include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/file_identity.h"
+#include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/db/file_identity.h"
 
 namespace sqlkeeper::daemon {
 namespace {

@@ -13,9 +13,9 @@
 #include <optional>
 
 #include "sqlkeeper/config/units.h"
-#include "sqlkeeper/core/file_identity.h"
-#include "sqlkeeper/core/file_lock.h"
-#include "sqlkeeper/core/integrity.h"
+#include "sqlkeeper/db/file_identity.h"
+#include "sqlkeeper/base/file_lock.h"
+#include "sqlkeeper/db/integrity.h"
 #include "sqlkeeper/daemon/admin.h"
 #include "sqlkeeper/daemon/backup_folder_watch.h"
 #include "sqlkeeper/daemon/health_server.h"

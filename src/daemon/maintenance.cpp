@@ -8,8 +8,8 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
-#include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/database.h"
+#include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/db/database.h"
 #include "sqlkeeper/daemon/ownership_hint.h"
 #include "sqlkeeper/daemon/spawn.h"
 #include "sqlkeeper/sqlite/library.h"
@@ -133,12 +133,8 @@ Maintenance::Started Maintenance::backup_now(const std::string& why) {
   // One backup at a time: a request while one is queued or running joins it.
   if (backup_job_) return {state_.backup.running_id, true};
   const auto id = std::to_string(state_.backup.next_id);
-  core::BackupOptions options;
-  options.dir = config_.backup_dir;
-  options.checkpoint_first = state_.checkpoint.disabled_reason.empty();
-  options.checkpoint_busy_wait = config_.checkpoint_busy_wait;
-  options.journal_size_limit = config_.wal_max_bytes;
-  options.lock_timeout = config_.lock_timeout;
+  auto options = core::backup_options(config_);
+  options.checkpoint_first = options.checkpoint_first && state_.checkpoint.disabled_reason.empty();
   const auto database = config_.database;
   const auto busy = config_.busy_timeout;
   auto& env = env_;

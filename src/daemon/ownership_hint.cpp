@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "sqlkeeper/config/units.h"
-#include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/backup/catalog.h"
 
 namespace sqlkeeper::daemon {
 namespace {

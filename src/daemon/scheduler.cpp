@@ -8,7 +8,7 @@
 
 #include "sqlkeeper/config/command.h"
 #include "sqlkeeper/config/units.h"
-#include "sqlkeeper/core/prune.h"
+#include "sqlkeeper/backup/prune.h"
 #include "sqlkeeper/daemon/spawn.h"
 
 namespace sqlkeeper::daemon {
@@ -41,7 +41,7 @@ void Scheduler::start() {
   history_.started_at = state_.started_at;
   if (state_.last_backup && state_.last_backup->verified) history_.last_success = state_.last_backup->at;
   // Only backups stamped in the future: their real age is unknown, and the
-  // schedule takes one now (core/schedule).
+  // schedule takes one now (backup/schedule).
   else if (state_.future_backup_at) history_.last_success = state_.future_backup_at;
   started_ = true;
   spawn_loop(io_, "the backup schedule", [this] { return loop(); });

@@ -2,8 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
-#include "sqlkeeper/core/background_priority.h"
-#include "sqlkeeper/core/scrub.h"
+#include "sqlkeeper/base/background_priority.h"
+#include "sqlkeeper/backup/scrub.h"
 
 namespace sqlkeeper::daemon {
 namespace {

@@ -5,12 +5,12 @@
 #include <algorithm>
 #include <cerrno>
 
-#include "sqlkeeper/core/database.h"
-#include "sqlkeeper/core/migration_source.h"
-#include "sqlkeeper/core/migrator.h"
-#include "sqlkeeper/core/backup_state.h"
-#include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/latest_backup.h"
+#include "sqlkeeper/db/database.h"
+#include "sqlkeeper/migrate/migration_source.h"
+#include "sqlkeeper/migrate/migrator.h"
+#include "sqlkeeper/backup/backup_state.h"
+#include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/backup/latest_backup.h"
 #include "sqlkeeper/error.h"
 
 namespace sqlkeeper::daemon {

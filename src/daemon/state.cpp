@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "sqlkeeper/config/units.h"
-#include "sqlkeeper/core/local_time.h"
+#include "sqlkeeper/base/local_time.h"
 
 namespace sqlkeeper::daemon {
 namespace {

@@ -6,7 +6,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "sqlkeeper/core/catalog.h"
+#include "sqlkeeper/backup/catalog.h"
 
 using namespace sqlkeeper::core;
 

@@ -12,8 +12,8 @@
 #include <fstream>
 #include <string>
 
-#include "sqlkeeper/core/migration_source.h"
-#include "sqlkeeper/core/sql_text.h"
+#include "sqlkeeper/migrate/migration_source.h"
+#include "sqlkeeper/migrate/sql_text.h"
 #include "sqlkeeper/error.h"
 
 namespace fs = std::filesystem;

@@ -5,7 +5,7 @@
 #include <atomic>
 #include <thread>
 
-#include "sqlkeeper/core/job.h"
+#include "sqlkeeper/base/job.h"
 
 namespace sqlkeeper::cli {
 

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "sqlkeeper/config/config.h"
-#include "sqlkeeper/core/backup.h"
-#include "sqlkeeper/core/checkpoint.h"
+#include "sqlkeeper/backup/backup.h"
+#include "sqlkeeper/db/checkpoint.h"
 #include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/state.h"
 #include "sqlkeeper/env.h"

@@ -2,7 +2,7 @@
 // The backup schedule in the daemon: arms a timer from core::next_backup and
 // starts the backup when it is due; after every backup (scheduled or asked for)
 // it records the outcome for the schedule's back-off, and after a success it
-// prunes the folder on the worker (core/prune) and runs post-backup-command.
+// prunes the folder on the worker (backup/prune) and runs post-backup-command.
 // The timer wakes at least once a minute, because it runs on the steady clock
 // and the schedule is in wall-clock time, which can jump. Runs on the loop.
 #include <boost/asio/awaitable.hpp>
@@ -11,8 +11,8 @@
 #include <functional>
 
 #include "sqlkeeper/config/config.h"
-#include "sqlkeeper/core/backup.h"
-#include "sqlkeeper/core/schedule.h"
+#include "sqlkeeper/backup/backup.h"
+#include "sqlkeeper/backup/schedule.h"
 #include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/maintenance.h"
 #include "sqlkeeper/daemon/post_backup.h"

@@ -1,5 +1,5 @@
 #pragma once
-// The scrub in the daemon (core/scrub.h): a timer on the loop wakes when the
+// The scrub in the daemon (backup/scrub.h): a timer on the loop wakes when the
 // next kept backup is due (at least hourly, as the wall clock may jump and new
 // backups appear), and the worker re-hashes that one file at background
 // priority and records the result in its sidecar. Every pass also collects the

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "sqlkeeper/config/config.h"
-#include "sqlkeeper/core/file_lock.h"
-#include "sqlkeeper/core/job.h"
+#include "sqlkeeper/base/file_lock.h"
+#include "sqlkeeper/base/job.h"
 #include "sqlkeeper/daemon/state.h"
 #include "sqlkeeper/env.h"
 

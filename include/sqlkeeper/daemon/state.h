@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "sqlkeeper/core/database.h"
-#include "sqlkeeper/core/health.h"
+#include "sqlkeeper/db/database.h"
+#include "sqlkeeper/daemon/health.h"
 #include "sqlkeeper/daemon/health_server.h"
 #include "sqlkeeper/sqlite/library.h"
 
@@ -60,7 +60,7 @@ struct BackupActivity {
   std::uint64_t next_id = 1;
 };
 
-// The next scheduled backup (core/schedule) and the failures it backs off from.
+// The next scheduled backup (backup/schedule) and the failures it backs off from.
 struct ScheduleSummary {
   std::optional<std::chrono::system_clock::time_point> next_at;
   std::string next_why;
@@ -136,7 +136,7 @@ struct DaemonState {
   BackupActivity backup;
   std::optional<BackupSummary> last_backup;
   int backup_count = 0;
-  std::vector<std::string> backup_problems;  // damaged or future-stamped backups, named (core/health)
+  std::vector<std::string> backup_problems;  // damaged or future-stamped backups, named (daemon/health)
   std::optional<std::chrono::system_clock::time_point> future_backup_at;  // the newest stamped in the future
   ScheduleSummary schedule;
   PruneSummary prune;

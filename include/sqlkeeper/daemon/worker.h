@@ -13,7 +13,7 @@
 #include <string>
 #include <thread>
 
-#include "sqlkeeper/core/job.h"
+#include "sqlkeeper/base/job.h"
 
 namespace sqlkeeper::daemon {
 

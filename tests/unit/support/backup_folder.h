@@ -8,9 +8,9 @@
 #include <string>
 #include <vector>
 
-#include "sqlkeeper/core/catalog.h"
-#include "sqlkeeper/core/job.h"
-#include "sqlkeeper/core/restore.h"
+#include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/base/job.h"
+#include "sqlkeeper/restore/restore.h"
 
 namespace sqlkeeper::test_support {
 

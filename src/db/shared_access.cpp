@@ -1,0 +1,84 @@
+#include "sqlkeeper/db/shared_access.h"
+
+#include <grp.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <vector>
+
+namespace sqlkeeper::core {
+namespace {
+
+std::string octal(unsigned mode) {
+  char text[16];
+  std::snprintf(text, sizeof text, "%04o", mode & 07777);
+  return text;
+}
+
+// The name of group `gid`, or its number when it has none (getgrgid_r: reentrant).
+std::string group_name(gid_t gid) {
+  group entry{};
+  group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getgrgid_r(gid, &entry, buffer.data(), buffer.size(), &found) == 0 && found) return found->gr_name;
+  return std::to_string(gid);
+}
+
+std::optional<unsigned> group_id(const std::string& name) {
+  group entry{};
+  group* found = nullptr;
+  std::vector<char> buffer(16384);
+  if (::getgrnam_r(name.c_str(), &entry, buffer.data(), buffer.size(), &found) == 0 && found)
+    return static_cast<unsigned>(found->gr_gid);
+  return std::nullopt;
+}
+
+std::optional<FileFacts> stat_facts(const std::filesystem::path& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return std::nullopt;
+  return FileFacts{static_cast<unsigned>(st.st_mode & 07777), static_cast<unsigned>(st.st_gid), group_name(st.st_gid)};
+}
+
+}  // namespace
+
+std::vector<std::string> shared_access_warnings(const std::string& app_group, unsigned file_mode,
+                                                const std::filesystem::path& database, const SharedAccessFacts& facts) {
+  std::vector<std::string> warnings;
+  if (app_group.empty()) return warnings;
+  if (!facts.app_gid) warnings.push_back("app-group '" + app_group + "' is not a group on this system");
+  if ((file_mode & 0060) != 0060)
+    warnings.push_back("file-mode " + octal(file_mode) + " gives app-group '" + app_group +
+                       "' no read and write access to a database sqlkeeper creates; set file-mode = 0660");
+  const auto dir = database.parent_path();
+  if (facts.directory) {
+    const auto& d = *facts.directory;
+    if (facts.app_gid && d.gid != *facts.app_gid)
+      warnings.push_back("directory " + dir.string() + " belongs to group '" + d.group + "', not app-group '" +
+                         app_group + "': chgrp " + app_group + " " + dir.string());
+    if ((d.mode & 0070) != 0070)
+      warnings.push_back("directory " + dir.string() + " is mode " + octal(d.mode) + ": app-group '" + app_group +
+                         "' cannot create the -wal and -shm files there; chmod 2770 " + dir.string());
+    if ((d.mode & S_ISGID) == 0)
+      warnings.push_back("directory " + dir.string() + " is not setgid: -wal and -shm files the application creates " +
+                         "there get its own group, which sqlkeeper cannot use; chmod g+s " + dir.string());
+  }
+  if (facts.database) {
+    const auto& f = *facts.database;
+    if ((facts.app_gid && f.gid != *facts.app_gid) || (f.mode & 0060) != 0060)
+      warnings.push_back("database " + database.string() + " is mode " + octal(f.mode) + ", group '" + f.group +
+                         "': app-group '" + app_group + "' cannot read and write it (file-mode applies only to a " +
+                         "new database); chgrp " + app_group + " and chmod 0660 the database, its -wal and -shm");
+  }
+  return warnings;
+}
+
+SharedAccessFacts look_up_shared_access(const std::string& app_group, const std::filesystem::path& database) {
+  SharedAccessFacts facts;
+  if (app_group.empty()) return facts;
+  facts.app_gid = group_id(app_group);
+  facts.directory = stat_facts(database.parent_path().empty() ? "." : database.parent_path());
+  facts.database = stat_facts(database);
+  return facts;
+}
+
+}  // namespace sqlkeeper::core
