@@ -12,24 +12,26 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <optional>
 
-#include "sqlkeeper/config/units.h"
-#include "sqlkeeper/db/file_identity.h"
 #include "sqlkeeper/base/file_lock.h"
-#include "sqlkeeper/db/integrity.h"
+#include "sqlkeeper/config/units.h"
 #include "sqlkeeper/daemon/admin.h"
 #include "sqlkeeper/daemon/backup_folder_watch.h"
+#include "sqlkeeper/daemon/database_probe.h"
 #include "sqlkeeper/daemon/health_server.h"
 #include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/listen_socket.h"
 #include "sqlkeeper/daemon/logging.h"
 #include "sqlkeeper/daemon/maintenance.h"
+#include "sqlkeeper/daemon/notifier.h"
+#include "sqlkeeper/daemon/quick_check.h"
+#include "sqlkeeper/daemon/routes.h"
 #include "sqlkeeper/daemon/scheduler.h"
 #include "sqlkeeper/daemon/scrubber.h"
 #include "sqlkeeper/daemon/spawn.h"
-#include "sqlkeeper/daemon/notifier.h"
 #include "sqlkeeper/daemon/startup.h"
-#include "sqlkeeper/daemon/state.h"
+#include "sqlkeeper/daemon/watchdog_gate.h"
 #include "sqlkeeper/daemon/worker.h"
+#include "sqlkeeper/db/file_identity.h"
 #include "sqlkeeper/error.h"
 
 namespace sqlkeeper::daemon {
@@ -77,10 +79,10 @@ class Daemon {
         refresh_(io_),
         watchdog_(io_),
         extend_(io_),
-        quick_check_(io_),
         maintenance_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }),
         scrubber_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
+        quick_check_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         folder_watch_(io_, loaded_.config.backup_dir, backup_dir_configured_, database_dir(),
                       loaded_.config.database.stem().string(), env,
                       [this](const BackupFolderLook& look) { on_folder_look(look); }) {
@@ -218,7 +220,7 @@ class Daemon {
                  state_.schema.applied.size(), state_.schema.applied_this_start, state_.schema.migration_time.count());
     notifier_.ready(status_line(state_, env_.now()));
     spawn_loop(io_, "the refresh loop", [this] { return refresh_loop(); });
-    spawn_loop(io_, "the quick_check loop", [this] { return quick_check_loop(); });
+    quick_check_.start();
     maintenance_.start();
     scheduler_.start();
     scrubber_.start();
@@ -240,33 +242,15 @@ class Daemon {
     shutdown();
   }
 
-  // A cheap query on a fresh read-only connection: does the database answer a new
-  // connection, as it must for the applications? A connection kept open would not
-  // notice: in WAL mode it keeps its SHARED lock, and SQLite shares that lock with
-  // every other connection of this process, so another process's lock stays unseen.
+  // daemon/database_probe.h; transitions are logged once.
   void probe() {
     if (!probing_) return;
-    try {
-      sqlite::Connection db(loaded_.config.database, SQLITE_OPEN_READONLY, kProbeTimeout);
-      // A read-only connection cannot checkpoint; closing it must not try (and lock).
-      sqlite3_db_config(db.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
-      db.query_int64("SELECT count(*) FROM sqlite_schema");
-      state_.database_answered = true;
-      state_.database_error.clear();
-      note_replacement();
-    } catch (const Error& e) {
-      if (state_.database_answered) spdlog::error("database stopped answering: {}", e.what());
-      state_.database_answered = false;
-      state_.database_error = e.what();
-    }
-  }
-
-  void note_replacement() {
-    if (!opened_as_) return;
-    const auto& database = loaded_.config.database;
-    auto problem = core::replaced_problem(database, *opened_as_, core::identity_of(database));
-    if (!problem.empty() && state_.database_replaced.empty()) spdlog::critical("{}", problem);
-    state_.database_replaced = std::move(problem);
+    auto r = probe_database(loaded_.config.database, opened_as_, kProbeTimeout);
+    if (!r.answered && state_.database_answered) spdlog::error("database stopped answering: {}", r.error);
+    if (!r.replaced.empty() && state_.database_replaced.empty()) spdlog::critical("{}", r.replaced);
+    state_.database_answered = r.answered;
+    state_.database_error = std::move(r.error);
+    if (r.answered) state_.database_replaced = std::move(r.replaced);
   }
 
   void refresh() {
@@ -326,38 +310,6 @@ class Daemon {
     }
   }
 
-  // PRAGMA quick_check on the worker every quick-check-interval: the liveness
-  // probe reads only the schema and cannot see damage deeper in the file.
-  asio::awaitable<void> quick_check_loop() {
-    for (;;) {
-      const auto interval = loaded_.config.quick_check_interval;
-      quick_check_.expires_after(interval.count() > 0 ? Clock::duration(interval) : Clock::duration(1h));
-      auto [ec] = co_await quick_check_.async_wait(tuple_awaitable);
-      if (ec || stopping_) co_return;
-      if (loaded_.config.quick_check_interval.count() > 0) post_quick_check();
-    }
-  }
-
-  void post_quick_check() {
-    const auto database = loaded_.config.database;
-    const auto busy = loaded_.config.busy_timeout;
-    // Reading the whole file takes time in proportion to it; allow generously.
-    post_job<core::IntegrityResult>(
-        worker_, io_, "quick-check", 1h,
-        [database, busy](core::Job& job) { return core::check_database(database, core::CheckDepth::quick, job, busy); },
-        [this](const Outcome<core::IntegrityResult>& r) {
-          if (r.value) on_quick_check(*r.value);
-          else if (!stopping_) spdlog::warn("quick_check did not run: {}", r.error);
-        });
-  }
-
-  void on_quick_check(const core::IntegrityResult& r) {
-    if (!r.ok) spdlog::critical("quick_check of {} found damage: {}", loaded_.config.database.string(), r.first_error);
-    else if (state_.quick_check && !state_.quick_check->ok) spdlog::info("quick_check ok again");
-    state_.quick_check = QuickCheckSummary{env_.now(), r.ok, r.first_error, r.duration};
-    notifier_.status(status_line(state_, env_.now()));
-  }
-
   asio::awaitable<void> refresh_loop() {
     for (;;) {
       refresh_.expires_after(kRefreshInterval);
@@ -378,21 +330,24 @@ class Daemon {
       auto [ec] = co_await watchdog_.async_wait(tuple_awaitable);
       if (ec || stopping_) co_return;
       const auto now = Clock::now();
-      const bool loop_on_time = now - expected < period;
-      const bool worker_ok = !worker_.stuck(now);
-      bool database_ok = true;
+      WatchdogSigns signs;
+      signs.loop_on_time = now - expected < period;
+      signs.worker_stuck = worker_.stuck(now);
+      signs.worker_job = worker_.current();
       if (state_.phase == core::Phase::ready) {
         probe();
-        database_ok = state_.database_answered;
+        signs.database_checked = true;
+        signs.database_answered = state_.database_answered;
+        signs.database_error = state_.database_error;
       }
-      if (loop_on_time && worker_ok && database_ok) {
+      const auto verdict = watchdog_verdict(signs);
+      if (verdict.ping) {
         notifier_.watchdog();
         ++state_.watchdog_pings;
       } else {
-        spdlog::warn("withholding watchdog ping: loop {}, worker {}, database {}", loop_on_time ? "on time" : "late",
-                     worker_ok ? "ok" : "stuck in " + worker_.current(),
-                     database_ok ? "answering" : state_.database_error);
+        spdlog::warn("withholding watchdog ping: {}", verdict.withheld_because);
       }
+      const bool loop_on_time = signs.loop_on_time;
       if (!loop_on_time) expected = now;
     }
   }
@@ -440,6 +395,7 @@ class Daemon {
       state_.wal_max_bytes = loaded_.config.wal_max_bytes;
       scheduler_.rearm();
       scrubber_.rearm();
+      quick_check_.rearm();
       spdlog::info("configuration reloaded");
     } catch (const Error& e) {
       spdlog::error("reload failed, keeping the running configuration: {}", e.what());
@@ -464,7 +420,7 @@ class Daemon {
     refresh_.cancel();
     watchdog_.cancel();
     extend_.cancel();
-    quick_check_.cancel();
+    quick_check_.stop();
     maintenance_.stop();
     scheduler_.stop();
     scrubber_.stop();
@@ -482,12 +438,12 @@ class Daemon {
   asio::steady_timer refresh_;
   asio::steady_timer watchdog_;
   asio::steady_timer extend_;
-  asio::steady_timer quick_check_;
   Notifier notifier_;
   DaemonState state_;
   Maintenance maintenance_;
   Scheduler scheduler_;
   Scrubber scrubber_;
+  QuickCheck quick_check_;
   BackupFolderWatch folder_watch_;  // after io_: its destructor stops its posts to the loop
   AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;

@@ -21,7 +21,7 @@
 
 #include "sqlkeeper/daemon/health_server.h"
 #include "sqlkeeper/daemon/listen_socket.h"
-#include "sqlkeeper/daemon/state.h"
+#include "sqlkeeper/daemon/routes.h"
 
 using namespace sqlkeeper::daemon;
 using namespace std::chrono_literals;

@@ -1,6 +1,6 @@
 #pragma once
-// What the daemon knows about itself, owned by the event loop, and the pure
-// renderings of it: the health socket's answers and the systemd STATUS= line.
+// What the daemon knows about itself, owned by the event loop. Its renderings
+// (the health socket's answers, STATUS=) are in daemon/routes.h.
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -10,7 +10,6 @@
 
 #include "sqlkeeper/db/database.h"
 #include "sqlkeeper/daemon/health.h"
-#include "sqlkeeper/daemon/health_server.h"
 #include "sqlkeeper/sqlite/library.h"
 
 namespace sqlkeeper::daemon {
@@ -146,13 +145,5 @@ struct DaemonState {
   std::uint64_t watchdog_pings = 0;
   std::uint64_t http_requests = 0;
 };
-
-core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_clock::time_point now);
-
-// Answers one request on the health socket from the state alone.
-HttpResponse route(const HttpRequest& request, const DaemonState& state, std::chrono::system_clock::time_point now);
-
-// The one-line STATUS= for `systemctl status`.
-std::string status_line(const DaemonState& state, std::chrono::system_clock::time_point now);
 
 }  // namespace sqlkeeper::daemon

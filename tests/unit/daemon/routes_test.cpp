@@ -1,4 +1,4 @@
-#include "sqlkeeper/daemon/state.h"
+#include "sqlkeeper/daemon/routes.h"
 
 #include <gtest/gtest.h>
 
