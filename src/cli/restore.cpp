@@ -29,7 +29,7 @@ int restore_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   std::filesystem::path backup;
   if (inv.vars.count("latest")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give a FILE or --latest, not both");

@@ -25,7 +25,7 @@ int verify_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   std::vector<std::filesystem::path> files;
   if (inv.vars.count("all")) {
     if (!inv.positional.empty()) throw Error(ErrorCode::config, "give FILE arguments or --all, not both");
