@@ -1,5 +1,6 @@
 #include <sysexits.h>
 
+#include <algorithm>
 #include <boost/make_shared.hpp>
 #include <cstdint>
 #include <iostream>
@@ -33,7 +34,8 @@ void print_usage(std::ostream& out) {
   out << "usage: sqlkeeper COMMAND [options]\n\ncommands:\n";
   for (const auto& c : commands()) {
     std::string line = std::string("  ") + c.usage;
-    if (line.size() < 44) line.resize(44, ' ');
+    // A usage longer than the column still gets two spaces before its summary.
+    line.resize(std::max<std::size_t>(line.size() + 2, 44), ' ');
     out << line << c.summary << "\n";
   }
   out << "\n`sqlkeeper COMMAND --help` lists a command's options.\n";
