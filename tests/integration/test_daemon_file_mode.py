@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from conftest import open_db, query
+from conftest import query
 
 
 def make_database(path, mode):
