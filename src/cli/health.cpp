@@ -1,5 +1,6 @@
 // `sqlkeeper health` (a Nagios/Icinga plugin) and `sqlkeeper status`: clients of
 // the running daemon, never a second owner of the database.
+#include <cstdint>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -67,12 +68,15 @@ int status_command(const Invocation& inv) {
   const auto& db = body["database"];
   const auto& schema = body["schema"];
   const auto& backups = body["backups"];
+  // Sizes and drizzle keys (millisecond time stamps) pass 32 bits: an int default
+  // would make value() truncate them.
+  constexpr std::int64_t zero = 0;
   std::cout << "sqlkeeper " << body.value("version", "?") << " (SQLite " << body.value("sqlite_version", "?") << ")\n"
             << "  state:     " << body.value("phase", "?") << ", health " << body.value("status", "?") << "\n"
             << "  uptime:    " << body.value("uptime_seconds", 0) << " s\n"
-            << "  database:  " << db.value("path", "?") << ", " << db.value("size_bytes", 0) << " bytes, WAL "
-            << db.value("wal_bytes", 0) << " bytes\n"
-            << "  schema:    " << schema.value("format", "?") << " version " << schema.value("version", 0) << ", "
+            << "  database:  " << db.value("path", "?") << ", " << db.value("size_bytes", zero) << " bytes, WAL "
+            << db.value("wal_bytes", zero) << " bytes\n"
+            << "  schema:    " << schema.value("format", "?") << " version " << schema.value("version", zero) << ", "
             << schema["applied"].size() << " migrations applied\n"
             << "  backups:   " << backups.value("count", 0) << " in " << backups.value("dir", "?");
   if (backups["last"].is_object()) std::cout << ", last " << backups["last"].value("time", "?");

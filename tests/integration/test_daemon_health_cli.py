@@ -4,8 +4,8 @@ import os
 import signal
 import time
 
-from conftest import (DatabaseLock, baseline_failing_checks, healthy_body, healthy_exit, healthy_status, linked_sqlite,
-                      make_stale_socket, open_db, process_state, run_cli, wait_until)
+from conftest import (DatabaseLock, MigrationFolder, baseline_failing_checks, healthy_body, healthy_exit, healthy_status,
+                      linked_sqlite, make_stale_socket, open_db, process_state, run_cli, wait_until)
 
 
 def health(sock, *extra):
@@ -114,3 +114,13 @@ def test_status_unreachable_fails(tmp_path):
     res = run_cli("status", "--socket", tmp_path / "nobody.sock", timeout=20)
     assert res.returncode != 0
     assert "nobody.sock" in res.stderr
+
+
+def test_status_prints_a_drizzle_schema_version_whole(daemon_factory, tmp_path):
+    """A drizzle key is a millisecond time stamp: more than 32 bits."""
+    folder = MigrationFolder.drizzle_fixture(tmp_path / "drizzle")
+    d = daemon_factory(migrations=folder.path).start().wait_ready()
+    res = run_cli("status", "--socket", d.socket)
+    assert res.returncode == 0, res.stderr
+    newest = max(when for when, _ in folder.entries)
+    assert f"schema:    drizzle version {newest}, 3 migrations applied" in res.stdout, res.stdout
