@@ -72,7 +72,8 @@ void setup_logging(const std::string& level, const std::string& format) {
   if (format == "json") {
     // %l is one of spdlog's fixed level names and the time has no quotes: only the
     // message needs escaping.
-    formatter->add_flag<JsonMessageFlag>('*').set_pattern(R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":%*})");
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":%*})");
   } else if (stderr_is_journal()) {
     formatter->add_flag<JournalMessageFlag>('*').set_pattern("%*");
   } else {
