@@ -81,6 +81,16 @@ def test_stop_during_a_large_backup_exits_0_in_time_and_leaves_nothing(pod):
     assert query(sk.database, "SELECT count(*) FROM filler") == [(256 * 16,)]
 
 
+def test_sigint_stops_it_cleanly_too(pod):
+    sk = pod.sqlkeeper().start()
+    sk.wait_healthy()
+    pod.engine("kill", "--signal", "INT", sk.name)
+    wait_until(lambda: sk.inspect("{{.State.Status}}") == "exited", 10, what="the stop on SIGINT")
+    assert sk.inspect("{{.State.ExitCode}}") == "0", sk.logs_text()
+    assert any("received SIGINT, stopping" in m for m in sk.messages())
+    assert not (pod.data / "sqlkeeper.sock").exists()
+
+
 def test_kill_then_start_is_healthy_and_loses_nothing(pod):
     sk = pod.sqlkeeper().start()
     sk.wait_healthy()
