@@ -66,6 +66,7 @@ MID
   /^#[a-z]/ {
     line = substr($0, 2); eq = index(line, " = ")
     name = substr(line, 1, eq - 1); value = substr(line, eq + 3)
+    gsub(/-/, "\\-", name)
     printf ".TP\n.BI \\-\\-%s \" VALUE\"\n%s (default: %s)\n", name, help, value == "" ? "none" : value
   }' | sed -e 's/^\([^.]\)\(.*\)/\1\2/' -e '/^\./!s/-/\\-/g' -e '/^\./!s/^\([.'"'"']\)/\\\&\1/'
 cat <<'TAIL'

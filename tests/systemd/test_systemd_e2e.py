@@ -69,6 +69,14 @@ def test_package_installs_enabled_and_started_on_its_default_configuration(conta
     assert "/etc/sqlkeeper/sqlkeeper.conf" in c.sh("dpkg-query --showformat='${Conffiles}' -W sqlkeeper")
     assert c.sh("ls /usr/share/sqlkeeper/migrations").split() == sorted(
         p.name for p in (SOURCE_DIR / "migrations").iterdir())
+    # The manual page where man(1) looks, naming every option of the installed program.
+    page = c.sh("zcat /usr/share/man/man1/sqlkeeper.1.gz")
+    assert page.startswith(".TH SQLKEEPER 1 ") and ".SH OPTIONS" in page, page[:200]
+    for line in c.sh("sqlkeeper check-config --sample").splitlines():
+        if line.startswith("#") and " = " in line and not line.startswith("# "):
+            name = line[1:].split(" = ")[0]
+            assert f".BI \\-\\-{name.replace('-', chr(92) + '-')} " in page, name
+    assert {"changelog.gz", "copyright"} <= set(c.sh("ls /usr/share/doc/sqlkeeper").split())
 
 
 def test_units_verify_clean_and_the_service_is_exposed_at_most_1_0(container):
