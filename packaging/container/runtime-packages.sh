@@ -21,4 +21,4 @@ packages=$(for lib in $libs; do
   [ -n "$found" ] || { echo "runtime-packages.sh: no package holds $lib" >&2; exit 1; }
   echo "$found"
 done)
-printf '%s\n' $packages | sort -u
+printf '%s\n' "$packages" | sort -u
