@@ -71,8 +71,8 @@ std::vector<std::string> shared_access_warnings(const std::string& app_group, un
     const auto& f = *facts.database;
     if ((facts.app_gid && f.gid != *facts.app_gid) || (f.mode & 0060) != 0060)
       warnings.push_back("database " + database.string() + " is mode " + octal(f.mode) + ", group '" + f.group +
-                         "': app-group '" + app_group + "' cannot read and write it (file-mode applies only to a " +
-                         "new database); chgrp " + app_group + " and chmod 0660 the database, its -wal and -shm");
+                         "': app-group '" + app_group + "' cannot read and write it yet; sqlkeeper brings it to " +
+                         "file-mode and the directory's group when it next starts: restart it");
   }
   return warnings;
 }
