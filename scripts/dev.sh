@@ -3,8 +3,8 @@
 #   scripts/dev.sh run    install what is missing, build, run the daemon on ./local
 #   scripts/dev.sh test   install what is missing, build (warnings as errors), run the
 #                         unit and integration tests
-#   scripts/dev.sh test --full   the same, then the end-to-end tests under systemd and
-#                         the benchmark guard, the suite again under ASan+UBSan and
+#   scripts/dev.sh test --full   the same, then lintian on the .deb, the end-to-end
+#                         tests under systemd and under podman, the benchmark guard, the suite again under ASan+UBSan and
 #                         linked with the system SQLite, and the fuzz targets (CI)
 #   scripts/dev.sh build  install what is missing and build only
 #   scripts/dev.sh fuzz [TARGET...]  build the libFuzzer targets with clang and run
@@ -29,7 +29,10 @@ run_packages=(curl)
 # (Europe/Berlin, America/New_York) for daylight-saving changes. libfaketime: the
 # clock-jump test moves the running daemon's wall clock by days and a year.
 test_packages=(python3 python3-pytest sqlite3 curl make systemd tzdata libfaketime)
-e2e_packages=(debootstrap systemd-container)
+# podman, runc: the container tests build and run the image under a real engine
+# (tests/container; runc because crun refuses these machines' hybrid cgroups).
+# lintian: the .deb must pass Debian's own checks.
+e2e_packages=(debootstrap systemd-container podman runc lintian)
 # clang, libclang-rt-14-dev: the libFuzzer targets (tests/fuzz).
 fuzz_packages=(clang libclang-rt-14-dev)
 
@@ -146,25 +149,29 @@ case "${1:-}" in
     export SK_PROMTOOL
     build build -DSQLKEEPER_WERROR=ON
     if ! $full; then
-      (cd build && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|bench-guard)$')
+      (cd build && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard)$')
       cat >&2 <<'TXT'
 sqlkeeper: the unit and integration tests passed. Not run here, and run by
-`scripts/dev.sh test --full` (what CI runs): the end-to-end tests under a booted
-systemd, the benchmark guard, the suite again under ASan+UBSan and against the
+`scripts/dev.sh test --full` (what CI runs): lintian on the .deb, the end-to-end
+tests under a booted systemd and under podman, the benchmark guard, the suite again under ASan+UBSan and against the
 system SQLite, and the fuzz targets.
 TXT
       exit 0
     fi
     # The .deb the systemd-e2e test installs into its container.
     (cd build && cpack -G DEB >/dev/null)
+    # Debian's own checks: no error and no warning (an override the package ships,
+    # packaging/debian/lintian-overrides, says why beside each one).
+    lintian --fail-on error,warning build/sqlkeeper_*.deb
     (cd build && ctest --output-on-failure -j "$jobs")
     build build-sanitize -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug
-    # systemd-e2e ran above: it tests the package, not the sanitizer build.
+    # systemd-e2e and container-e2e ran above: they test the package and the image,
+    # not the sanitizer build.
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|bench-guard)$')
+      ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard)$')
     # Against Debian's own SQLite (3.40.1, with the WAL-reset bug), so that path keeps working.
     build build-system-sqlite -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SYSTEM_SQLITE=ON
-    (cd build-system-sqlite && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|bench-guard)$')
+    (cd build-system-sqlite && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard)$')
     fuzz
     ;;
   fuzz)

@@ -57,7 +57,7 @@ int backup_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   const RootHandOver hand_over(c);
   auto db = core::open_database_readonly(c.database, c.busy_timeout);
   core::Job job("backup");

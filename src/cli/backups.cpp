@@ -33,7 +33,7 @@ int backups_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   const auto catalog = core::read_catalog(c.backup_dir, c.database.stem().string());
   const auto database = core::database_identity(c.database);
   const bool compute = !inv.vars.count("no-checksum");

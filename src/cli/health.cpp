@@ -1,5 +1,6 @@
 // `sqlkeeper health` (a Nagios/Icinga plugin) and `sqlkeeper status`: clients of
 // the running daemon, never a second owner of the database.
+#include <cstdint>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -68,13 +69,15 @@ int status_command(const Invocation& inv) {
   const auto& db = body["database"];
   const auto& schema = body["schema"];
   const auto& backups = body["backups"];
+  // Sizes and drizzle keys (millisecond time stamps) pass 32 bits: an int default
+  // would make value() truncate them.
   std::cout << "sqlkeeper " << body.value("version", "?") << " (SQLite " << body.value("sqlite_version", "?") << ")\n"
             << "  state:     " << body.value("phase", "?") << ", health " << body.value("status", "?") << "\n"
             << "  uptime:    " << config::format_duration(std::chrono::seconds(body.value("uptime_seconds", 0))) << "\n"
             << "  database:  " << db.value("path", "?") << ", "
             << config::format_bytes(db.value("size_bytes", std::uint64_t{0})) << ", WAL "
             << config::format_bytes(db.value("wal_bytes", std::uint64_t{0})) << "\n"
-            << "  schema:    " << schema.value("format", "?") << " version " << schema.value("version", 0) << ", "
+            << "  schema:    " << schema.value("format", "?") << " version " << schema.value("version", std::int64_t{0}) << ", "
             << schema["applied"].size() << " migrations applied\n"
             << "  backups:   " << backups.value("count", 0) << " in " << backups.value("dir", "?");
   if (backups["last"].is_object())

@@ -92,7 +92,7 @@ void print_report(const core::MigrateReport& report, bool dry_run) {
 }
 
 int migrate_up(const config::Config& c, bool dry_run) {
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   const auto set = core::load_migrations(c.migrations);
   core::MigrateOptions options;
   options.allow_out_of_order = c.allow_out_of_order;
@@ -118,7 +118,7 @@ int migrate_up(const config::Config& c, bool dry_run) {
 
 // Adopts an existing database: records migrations as applied without running them.
 int migrate_baseline(const config::Config& c, const std::optional<std::string>& to) {
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   const auto set = core::load_migrations(c.migrations);
   // open_database would create a missing file; there is nothing to adopt then.
   if (!std::filesystem::exists(c.database))

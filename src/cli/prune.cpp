@@ -25,7 +25,7 @@ int prune_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   const bool dry_run = inv.vars.count("dry-run") != 0;
   core::Job job("prune");
   const StopOnSignal stop(job);

@@ -31,7 +31,7 @@ int restore_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   const RootHandOver hand_over(c);  // the pre-restore backup goes into the folder
   std::filesystem::path backup;
   if (inv.vars.count("latest")) {

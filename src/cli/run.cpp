@@ -8,7 +8,7 @@ namespace sqlkeeper::cli {
 int run_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
-  daemon::setup_logging(loaded.config.log_level);
+  daemon::setup_logging(loaded.config.log_level, loaded.config.log_format);
   return daemon::run_daemon(loaded, [&inv] { return inv.load_config(); });
 }
 

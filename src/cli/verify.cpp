@@ -26,7 +26,7 @@ int verify_command(const Invocation& inv) {
   const auto loaded = inv.load_config();
   config::check_paths(loaded);
   const auto& c = loaded.config;
-  daemon::setup_logging(c.log_level);
+  daemon::setup_logging(c.log_level, c.log_format);
   const auto database = core::database_identity(c.database);
   std::vector<std::filesystem::path> files;
   if (inv.vars.count("all")) {

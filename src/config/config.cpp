@@ -96,6 +96,12 @@ std::optional<std::string> apply_log_level(Config& c, const std::string& text) {
   return "one of trace, debug, info, warning, error, critical, off";
 }
 
+std::optional<std::string> apply_log_format(Config& c, const std::string& text) {
+  if (text != "text" && text != "json") return "text or json";
+  c.log_format = text;
+  return std::nullopt;
+}
+
 Apply group_option(std::string Config::*field) {
   return [field](Config& c, const std::string& text) -> std::optional<std::string> {
     for (char ch : text)
@@ -187,6 +193,10 @@ std::vector<OptionSpec> make_table() {
        // SQLite gives -wal and -shm the database's mode: execute or setuid bits would spread.
        mode_option(&Config::file_mode, 0666, "0600")},
       {"log-level", "info", "trace, debug, info, warning, error, critical or off", true, apply_log_level},
+      {"log-format", "text",
+       "text: one readable line per event (with journald's priority prefixes under systemd); json: one JSON object "
+       "per line for log collectors",
+       false, apply_log_format},
       {"post-backup-command", "",
        "run after each new verified backup, without a shell; %f is the backup's path (else it comes last)", true,
        apply_post_backup_command},

@@ -7,6 +7,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 namespace sqlkeeper::daemon {
 namespace {
@@ -25,7 +26,24 @@ class JournalMessageFlag : public spdlog::custom_flag_formatter {
   std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JournalMessageFlag>(); }
 };
 
+// "%*" -> the message as a JSON string: a collector reads one event per line, so a
+// multi-line message (a failed migration's SQL) must not be split into several.
+class JsonMessageFlag : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const auto text = json_string(std::string_view(msg.payload.data(), msg.payload.size()));
+    dest.append(text.data(), text.data() + text.size());
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<JsonMessageFlag>(); }
+};
+
 }  // namespace
+
+std::string json_string(std::string_view text) {
+  // A message may quote a hostile file name: bytes that are not UTF-8 become U+FFFD
+  // rather than making the whole line invalid JSON.
+  return nlohmann::json(std::string(text)).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
 
 std::string journal_lines(char priority, std::string_view text) {
   const std::string prefix = std::string("<") + priority + ">";
@@ -48,10 +66,15 @@ bool stderr_is_journal() {
   return fstat(STDERR_FILENO, &st) == 0 && st.st_dev == dev && st.st_ino == ino;
 }
 
-void setup_logging(const std::string& level) {
+void setup_logging(const std::string& level, const std::string& format) {
   auto logger = std::make_shared<spdlog::logger>("sqlkeeper", std::make_shared<spdlog::sinks::stderr_sink_mt>());
   auto formatter = std::make_unique<spdlog::pattern_formatter>();
-  if (stderr_is_journal()) {
+  if (format == "json") {
+    // %l is one of spdlog's fixed level names and the time has no quotes: only the
+    // message needs escaping.
+    formatter->add_flag<JsonMessageFlag>('*').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%e%z","level":"%l","message":%*})");
+  } else if (stderr_is_journal()) {
     formatter->add_flag<JournalMessageFlag>('*').set_pattern("%*");
   } else {
     formatter->set_pattern("%Y-%m-%dT%H:%M:%S.%e%z %^%l%$ %v");

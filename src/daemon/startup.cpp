@@ -11,6 +11,7 @@
 #include "sqlkeeper/backup/backup_state.h"
 #include "sqlkeeper/backup/catalog.h"
 #include "sqlkeeper/backup/latest_backup.h"
+#include "sqlkeeper/db/shared_access.h"
 #include "sqlkeeper/error.h"
 
 namespace sqlkeeper::daemon {
@@ -53,6 +54,13 @@ void refuse_a_new_database_beside_its_backups(const config::Config& c) {
 StartupResult start_up(const config::Config& c, core::Job& job, Env& env,
                        const std::function<void(const std::string&)>& on_migration) {
   refuse_a_new_database_beside_its_backups(c);
+  // Before the first connection: no lock of this process is on the files yet.
+  for (const auto& change : core::bring_to_configured_access(c.database, c.file_mode)) {
+    if (change.warning)
+      spdlog::warn("{}", change.message);
+    else
+      spdlog::info("{}", change.message);
+  }
   auto db = core::open_database({c.database, c.file_mode, c.busy_timeout});
   StartupResult result;
   const auto started = std::chrono::steady_clock::now();

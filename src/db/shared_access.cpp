@@ -2,9 +2,14 @@
 
 #include <grp.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
+#include <cstring>
 #include <vector>
+
+#include "sqlkeeper/error.h"
 
 namespace sqlkeeper::core {
 namespace {
@@ -66,10 +71,55 @@ std::vector<std::string> shared_access_warnings(const std::string& app_group, un
     const auto& f = *facts.database;
     if ((facts.app_gid && f.gid != *facts.app_gid) || (f.mode & 0060) != 0060)
       warnings.push_back("database " + database.string() + " is mode " + octal(f.mode) + ", group '" + f.group +
-                         "': app-group '" + app_group + "' cannot read and write it (file-mode applies only to a " +
-                         "new database); chgrp " + app_group + " and chmod 0660 the database, its -wal and -shm");
+                         "': app-group '" + app_group + "' cannot read and write it yet; sqlkeeper brings it to " +
+                         "file-mode and the directory's group when it next starts: restart it");
   }
   return warnings;
+}
+
+std::vector<AccessChange> bring_to_configured_access(const std::filesystem::path& database, unsigned file_mode) {
+  std::vector<AccessChange> changes;
+  const auto dir = database.parent_path().empty() ? std::filesystem::path(".") : database.parent_path();
+  struct stat dir_st {};
+  if (::stat(dir.c_str(), &dir_st) != 0) throw system_error("directory " + dir.string(), errno);
+  const auto me = ::geteuid();
+  for (const char* suffix : {"", "-wal", "-shm"}) {
+    const auto file = database.string() + suffix;
+    struct stat st {};
+    // lstat: a symlink is left alone (chmod would change whatever it points to).
+    if (::lstat(file.c_str(), &st) != 0) {
+      if (errno == ENOENT) continue;
+      throw system_error("database " + file, errno);
+    }
+    if (!S_ISREG(st.st_mode)) continue;
+    const unsigned mode = st.st_mode & 07777;
+    if (mode == file_mode && st.st_gid == dir_st.st_gid) continue;
+    const auto was = "mode " + octal(mode) + ", group " + std::to_string(st.st_gid);
+    if (st.st_uid != me) {
+      changes.push_back({true, "database " + file + " belongs to uid " + std::to_string(st.st_uid) +
+                                   ", not sqlkeeper's (uid " + std::to_string(me) + "): left at " + was +
+                                   ", though file-mode is " + octal(file_mode) + " and the directory's group " +
+                                   std::to_string(dir_st.st_gid)});
+      continue;
+    }
+    std::string message = "database " + file + ": mode " + octal(mode) + " -> " + octal(file_mode);
+    bool warning = false;
+    if (st.st_gid != dir_st.st_gid) {
+      if (::chown(file.c_str(), static_cast<uid_t>(-1), dir_st.st_gid) == 0) {
+        message += ", group " + std::to_string(st.st_gid) + " -> " + std::to_string(dir_st.st_gid);
+      } else if (errno == EPERM) {
+        // Only root may give a file a group its owner is not in.
+        warning = true;
+        message += ", group " + std::to_string(st.st_gid) + " kept: sqlkeeper is not in the directory's group " +
+                   std::to_string(dir_st.st_gid) + " (" + std::strerror(errno) + ")";
+      } else {
+        throw system_error("chgrp " + file, errno);
+      }
+    }
+    if (::chmod(file.c_str(), file_mode) != 0) throw system_error("chmod " + file, errno);
+    changes.push_back({warning, message + " (file-mode, the group of " + dir.string() + ")"});
+  }
+  return changes;
 }
 
 SharedAccessFacts look_up_shared_access(const std::string& app_group, const std::filesystem::path& database) {

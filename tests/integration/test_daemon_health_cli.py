@@ -5,8 +5,8 @@ import re
 import signal
 import time
 
-from conftest import (DatabaseLock, baseline_failing_checks, healthy_body, healthy_exit, healthy_status, linked_sqlite,
-                      make_stale_socket, open_db, process_state, run_cli, wait_until)
+from conftest import (DatabaseLock, MigrationFolder, baseline_failing_checks, healthy_body, healthy_exit, healthy_status,
+                      linked_sqlite, make_stale_socket, open_db, process_state, run_cli, wait_until)
 
 
 def health(sock, *extra):
@@ -137,3 +137,13 @@ def test_status_names_the_folder_of_a_relative_database_and_prints_sizes_in_kib_
     assert re.search(r"check database_disk: ok \(\d+\.\d (KiB|MiB|GiB|TiB) free on the database volume", out), out
     body = json.loads(run_cli("status", "--socket", d.socket, "--json", timeout=20).stdout)
     assert isinstance(body["database"]["size_bytes"], int) and isinstance(body["database"]["free_bytes"], int)
+
+
+def test_status_prints_a_drizzle_schema_version_whole(daemon_factory, tmp_path):
+    """A drizzle key is a millisecond time stamp: more than 32 bits."""
+    folder = MigrationFolder.drizzle_fixture(tmp_path / "drizzle")
+    d = daemon_factory(migrations=folder.path).start().wait_ready()
+    res = run_cli("status", "--socket", d.socket)
+    assert res.returncode == 0, res.stderr
+    newest = max(when for when, _ in folder.entries)
+    assert f"schema:    drizzle version {newest}, 3 migrations applied" in res.stdout, res.stdout

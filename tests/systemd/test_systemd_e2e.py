@@ -69,6 +69,14 @@ def test_package_installs_enabled_and_started_on_its_default_configuration(conta
     assert "/etc/sqlkeeper/sqlkeeper.conf" in c.sh("dpkg-query --showformat='${Conffiles}' -W sqlkeeper")
     assert c.sh("ls /usr/share/sqlkeeper/migrations").split() == sorted(
         p.name for p in (SOURCE_DIR / "migrations").iterdir())
+    # The manual page where man(1) looks, naming every option of the installed program.
+    page = c.sh("zcat /usr/share/man/man1/sqlkeeper.1.gz")
+    assert page.startswith(".TH SQLKEEPER 1 ") and ".SH OPTIONS" in page, page[:200]
+    for line in c.sh("sqlkeeper check-config --sample").splitlines():
+        if line.startswith("#") and " = " in line and not line.startswith("# "):
+            name = line[1:].split(" = ")[0]
+            assert f".BI \\-\\-{name.replace('-', chr(92) + '-')} " in page, name
+    assert {"changelog.gz", "copyright"} <= set(c.sh("ls /usr/share/doc/sqlkeeper").split())
 
 
 def test_units_verify_clean_and_the_service_is_exposed_at_most_1_0(container):
@@ -242,6 +250,42 @@ def test_shared_access_through_a_shared_group(sk):
     # sqlkeeper's own files stay sqlkeeper's: its backup folder is owner-only.
     folder = c.sh("stat -c '%U %a' /var/lib/sqlkeeper/backups 2>/dev/null").strip()
     assert folder in ("", "sqlkeeper 700"), folder
+
+
+def test_shared_group_set_up_works_as_written_on_the_database_the_first_start_made(sk):
+    """A new user's path: the package's first start makes the database 0600; then the
+    documented set-up (b) and a restart, with no chmod by hand: the app's user writes
+    before and after a further restart, and every row is in the next backup."""
+    c = sk
+    assert c.run("systemctl", "start", "sqlkeeper").returncode == 0
+    assert c.sh(f"stat -c '%a' {DATABASE}").strip() == "600"
+    drop_in(c, "sqlkeeper.service", "shared", (EXAMPLES / "sqlkeeper-shared-group.conf").read_text())
+    configure(c, "file-mode = 0660\napp-group = sqlkeeper\n")
+    c.sh(f"usermod -a -G sqlkeeper {APP_USER}", check=True)
+    try:
+        assert c.run("systemctl", "restart", "sqlkeeper").returncode == 0
+        assert c.sh(f"stat -c '%G %a' {DATABASE}").strip() == "sqlkeeper 660"
+        assert f"database {DATABASE}: mode 0600 -> 0660" in c.journal(c.start_cursor, "-u", "sqlkeeper")
+
+        def app_writes(n):
+            # As the app's user, in its groups, with the umask its unit sets.
+            r = c.run("setpriv", f"--reuid={APP_USER}", f"--regid={APP_USER}", "--init-groups", "/bin/sh", "-c",
+                      f"umask 0007 && sqlite3 -cmd '.timeout 10000' {DATABASE} "
+                      f"'CREATE TABLE IF NOT EXISTS app_rows (n INTEGER); INSERT INTO app_rows VALUES ({n})'")
+            assert r.returncode == 0, r.stderr
+
+        app_writes(1)
+        assert c.run("systemctl", "restart", "sqlkeeper").returncode == 0
+        app_writes(2)
+        r = c.run("curl", "-s", "-X", "POST", "--unix-socket", SOCKET, "http://localhost/backup")
+        assert '"job":"backup"' in r.stdout, (r.stdout, r.stderr)
+        wait_until(lambda: json.loads(c.curl(SOCKET, "/status")[1])["backups"]["activity"]["running"] is None,
+                   timeout=60, what="the backup to finish")
+        last = json.loads(c.curl(SOCKET, "/status")[1])["backups"]["last"]
+        assert last["verified"] is True, last
+        assert c.sh(f"sqlite3 {last['file']} 'SELECT n FROM app_rows ORDER BY n'").split() == ["1", "2"]
+    finally:
+        c.sh(f"gpasswd -d {APP_USER} sqlkeeper")
 
 
 def test_check_config_warns_when_the_group_cannot_share(sk):

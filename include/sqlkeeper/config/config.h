@@ -34,6 +34,7 @@ struct Config {
   std::string admin_group;
   unsigned file_mode = 0;
   std::string log_level;
+  std::string log_format;                        // text or json
   std::vector<std::string> post_backup_command;  // words; empty: none
   Duration post_backup_timeout{};
   bool migrate_on_start = true;

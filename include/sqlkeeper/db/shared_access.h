@@ -28,6 +28,20 @@ struct SharedAccessFacts {
 std::vector<std::string> shared_access_warnings(const std::string& app_group, unsigned file_mode,
                                                 const std::filesystem::path& database, const SharedAccessFacts& facts);
 
+struct AccessChange {
+  bool warning = false;  // true: a file left as it was that may keep the group out
+  std::string message;
+};
+
+// Brings the database, its -wal and -shm to `file_mode` and to the group of their
+// directory, so that the configuration, not the history of the files, decides who
+// may use them: a database made under an older file-mode, or a volume that outlived
+// a change of it, is put right at start. Only files this process owns are changed
+// (and a group only to one it is in); a missing file is skipped. Run it before any
+// connection of this process opens the files. One entry per file it changed or
+// had to leave; an Error naming the file when a chmod of its own file fails.
+std::vector<AccessChange> bring_to_configured_access(const std::filesystem::path& database, unsigned file_mode);
+
 // Looks up the group and stats the database and its directory.
 SharedAccessFacts look_up_shared_access(const std::string& app_group, const std::filesystem::path& database);
 

@@ -51,11 +51,11 @@ TEST(SharedAccess, EachObstacleIsNamedWithItsRemedy) {
       {"existing owner-only database",
        0660,
        {500, in_group(02770), in_group(0600)},
-       {"database /var/lib/sqlkeeper/app.db is mode 0600", "file-mode applies only to a new database"}},
+       {"database /var/lib/sqlkeeper/app.db is mode 0600", "sqlkeeper brings it to file-mode and the directory's group when it next starts: restart it"}},
       {"existing database of another group",
        0660,
        {500, in_group(02770), in_group(0660, 600)},
-       {"group 'other'", "chgrp app"}},
+       {"group 'other'", "the directory's group when it next starts"}},
   };
   for (const auto& c : cases) {
     const auto warnings = shared_access_warnings("app", c.file_mode, kDatabase, c.facts);
