@@ -28,7 +28,7 @@ run_packages=(curl)
 # with systemd-nspawn (tests/systemd). tzdata: the schedule's tests use real zones
 # (Europe/Berlin, America/New_York) for daylight-saving changes. libfaketime: the
 # clock-jump test moves the running daemon's wall clock by days and a year.
-test_packages=(python3 python3-pytest sqlite3 curl make systemd tzdata libfaketime)
+test_packages=(python3 python3-pytest python3-pytest-xdist sqlite3 curl make systemd tzdata libfaketime)
 # podman, runc: the container tests build and run the image under a real engine
 # (tests/container; runc because crun refuses these machines' hybrid cgroups).
 # lintian: the .deb must pass Debian's own checks.

@@ -30,6 +30,12 @@ void Env::rename(const std::filesystem::path& from, const std::filesystem::path&
     throw system_error("rename " + from.string() + " to " + to.string(), errno);
 }
 
+bool Env::remove_file(const std::filesystem::path& path) {
+  if (::unlink(path.c_str()) == 0) return true;
+  if (errno == ENOENT) return false;
+  throw system_error("delete " + path.string(), errno);
+}
+
 void Env::write_file_atomic(const std::filesystem::path& path, const std::string& data, unsigned mode) {
   const auto tmp = std::filesystem::path(path.string() + ".tmp");
   {

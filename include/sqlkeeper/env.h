@@ -22,6 +22,9 @@ class Env {
   // Flushes a directory, making a rename or creation inside it durable.
   virtual void fsync_dir(const std::filesystem::path& dir);
   virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to);
+  // Deletes a file (a symbolic link itself, never what it points to); false when
+  // there was none. Throws Error(io) naming it when it cannot.
+  virtual bool remove_file(const std::filesystem::path& path);
   // Writes `data` to `path` through a temporary name, fsyncs it and renames it
   // into place; the file is never seen half-written.
   virtual void write_file_atomic(const std::filesystem::path& path, const std::string& data, unsigned mode);

@@ -50,18 +50,22 @@ void check_free_space(const std::filesystem::path& database, const std::filesyst
                                    " plus a margin of " + std::to_string(margin));
 }
 
-void remove_quietly(const std::filesystem::path& p) {
-  std::error_code ec;
-  std::filesystem::remove(p, ec);
+// On a path that is already failing: what could not be removed is a temporary
+// the next backup removes, or is named by `backups`.
+void remove_quietly(Env& env, const std::filesystem::path& p) {
+  try {
+    env.remove_file(p);
+  } catch (const Error& e) {
+    spdlog::warn("{}", e.what());
+  }
 }
 
 // The caller holds the folder's lock, so no temporary of a running backup is among them.
-int remove_temporaries(const std::filesystem::path& dir, const std::string& stem) {
+int remove_temporaries(const std::filesystem::path& dir, const std::string& stem, Env& env) {
   int removed = 0;
-  std::error_code ec;
   for (const auto& tmp : read_catalog(dir, stem).temporaries) {
     spdlog::info("removing {} left by an interrupted backup", tmp.string());
-    if (std::filesystem::remove(tmp, ec)) ++removed;
+    if (env.remove_file(tmp)) ++removed;
   }
   return removed;
 }
@@ -104,7 +108,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   std::optional<FileLock> lock;
   if (!options.folder_locked) {
     lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job, options.lock_timeout);
-    remove_temporaries(dir, stem);
+    remove_temporaries(dir, stem, env);
   }
   check_free_space(database, dir, env);
 
@@ -195,27 +199,27 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
     // Last: only with its sidecar is the copy a backup.
     env.write_file_atomic(result.sidecar, format_sidecar(sidecar), kBackupMode);
   } catch (...) {
-    remove_quietly(tmp);
-    remove_quietly(dir / (name + ".tmp-journal"));
+    remove_quietly(env, tmp);
+    remove_quietly(env, dir / (name + ".tmp-journal"));
     if (published) {
       // The sidecar first, as prune does: the file stops being a backup before it
       // goes. It is there when only the folder's fsync after its rename failed.
-      remove_quietly(result.sidecar);
-      remove_quietly(result.file);
+      remove_quietly(env, result.sidecar);
+      remove_quietly(env, result.file);
     }
-    remove_quietly(dir / (name + ".sha256.tmp"));
+    remove_quietly(env, dir / (name + ".sha256.tmp"));
     throw;
   }
   result.total = since(started);
   return result;
 }
 
-int remove_stale_temporaries(const std::filesystem::path& dir, const std::string& stem, Job& job,
+int remove_stale_temporaries(const std::filesystem::path& dir, const std::string& stem, Env& env, Job& job,
                              std::chrono::milliseconds lock_timeout) {
   std::error_code ec;
   if (!std::filesystem::is_directory(dir, ec)) return 0;
   const auto lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job, lock_timeout);
-  return remove_temporaries(dir, stem);
+  return remove_temporaries(dir, stem, env);
 }
 
 }  // namespace sqlkeeper::core

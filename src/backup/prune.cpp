@@ -2,25 +2,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
 
 #include "sqlkeeper/base/background_priority.h"
 #include "sqlkeeper/base/file_lock.h"
 #include "sqlkeeper/error.h"
 
 namespace sqlkeeper::core {
-namespace {
-
-void remove_file(const std::filesystem::path& path) {
-  // unlink(2) removes a symlink planted in the folder, never what it points to.
-  if (::unlink(path.c_str()) != 0 && errno != ENOENT)
-    throw Error(ErrorCode::io, "cannot delete " + path.string() + ": " + std::strerror(errno));
-}
-
-}  // namespace
 
 RetentionPolicy retention_policy(const config::Config& c) {
   RetentionPolicy p;
@@ -91,8 +78,8 @@ PruneReport prune_backups(const std::filesystem::path& dir, const std::string& s
     if (report.plan.decisions[i].keep) continue;
     job.check("pruning backups");
     const auto& file = report.backups[i].file;
-    remove_file(std::filesystem::path(file.string() + ".sha256"));
-    remove_file(file);
+    env.remove_file(std::filesystem::path(file.string() + ".sha256"));
+    env.remove_file(file);
     report.deleted.push_back(file);
     spdlog::info("pruned {} ({})", file.string(), report.plan.decisions[i].rule);
   }

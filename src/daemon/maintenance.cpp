@@ -51,7 +51,9 @@ void Maintenance::start() {
   const auto lock_timeout = config_.lock_timeout;
   post_job<int>(
       worker_, io_, "tidy backups", 1min,
-      [dir, stem, lock_timeout](core::Job& job) { return core::remove_stale_temporaries(dir, stem, job, lock_timeout); },
+      [dir, stem, lock_timeout, &env = env_](core::Job& job) {
+        return core::remove_stale_temporaries(dir, stem, env, job, lock_timeout);
+      },
       [](const Outcome<int>& r) {
         if (!r.value) spdlog::warn("could not tidy the backup folder: {}", r.error);
       });

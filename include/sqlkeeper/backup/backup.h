@@ -65,7 +65,7 @@ void ensure_backup_dir(const std::filesystem::path& dir);
 
 // Removes the temporaries a killed backup left in `dir` (under the folder's lock,
 // so never those of a backup running now); returns how many.
-int remove_stale_temporaries(const std::filesystem::path& dir, const std::string& stem, Job& job,
+int remove_stale_temporaries(const std::filesystem::path& dir, const std::string& stem, Env& env, Job& job,
                              std::chrono::milliseconds lock_timeout);
 
 }  // namespace sqlkeeper::core

@@ -199,7 +199,7 @@ TEST_F(PowerLoss, EveryBackupReportedDoneSurvivesACutAtEveryStep) {
         EXPECT_TRUE(v.ok) << context << ": " << e.file << " is listed and does not verify: " << v.problem;
       }
       // After the reboot the next backup cleans up and succeeds.
-      remove_stale_temporaries(options_.dir, "app", job, 1s);
+      remove_stale_temporaries(options_.dir, "app", Env::real(), job, 1s);
       env.at += 1h;
       PowerLossEnv after(options_.dir);
       after.at = env.at + 1h;
