@@ -32,11 +32,6 @@ Statement& Statement::bind(int index, std::string_view text) {
   return *this;
 }
 
-Statement& Statement::bind_null(int index) {
-  db_->check(sqlite3_bind_null(stmt_, index), "bind");
-  return *this;
-}
-
 bool Statement::step() {
   const int rc = sqlite3_step(stmt_);
   if (rc == SQLITE_ROW) return true;
@@ -53,21 +48,13 @@ void Statement::reset() {
 std::int64_t Statement::column_int64(int i) const {
   return sqlite3_column_int64(stmt_, i);
 }
-double Statement::column_double(int i) const {
-  return sqlite3_column_double(stmt_, i);
-}
-std::string Statement::column_text(int i) const {
-  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
-  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
-}
 bool Statement::column_is_null(int i) const {
   return sqlite3_column_type(stmt_, i) == SQLITE_NULL;
 }
-int Statement::column_type(int i) const {
-  return sqlite3_column_type(stmt_, i);
-}
-int Statement::column_count() const {
-  return sqlite3_column_count(stmt_);
+
+std::string Statement::column_text(int i) const {
+  const auto* p = reinterpret_cast<const char*>(sqlite3_column_text(stmt_, i));
+  return p ? std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, i))) : std::string();
 }
 std::string Statement::sql() const {
   const char* s = sqlite3_sql(stmt_);
@@ -86,7 +73,7 @@ Connection::Connection(const std::filesystem::path& path, int flags, std::chrono
   // A double-quoted identifier that names nothing must be an error, not a string.
   check(sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DML, 0, nullptr), "turn off double-quoted strings");
   check(sqlite3_db_config(db_, SQLITE_DBCONFIG_DQS_DDL, 0, nullptr), "turn off double-quoted strings");
-  set_busy_timeout(busy_timeout);
+  check(sqlite3_busy_timeout(db_, static_cast<int>(busy_timeout.count())), "set busy timeout");
 }
 
 Connection::Connection(Connection&& other) noexcept
@@ -134,14 +121,6 @@ std::optional<std::string> Connection::query_text(std::string_view sql) {
   Statement st(*this, sql);
   if (!st.step() || st.column_is_null(0)) return std::nullopt;
   return st.column_text(0);
-}
-
-void Connection::set_busy_timeout(std::chrono::milliseconds timeout) {
-  check(sqlite3_busy_timeout(db_, static_cast<int>(timeout.count())), "set busy timeout");
-}
-
-void Connection::interrupt() {
-  sqlite3_interrupt(db_);
 }
 
 bool Connection::in_transaction() const {

@@ -27,18 +27,14 @@ class Statement {
   Statement& bind(int index, std::int64_t value);
   Statement& bind(int index, double value);
   Statement& bind(int index, std::string_view text);
-  Statement& bind_null(int index);
 
   // Advances; true while a row is available.
   bool step();
   void reset();
 
   std::int64_t column_int64(int i) const;
-  double column_double(int i) const;
   std::string column_text(int i) const;
   bool column_is_null(int i) const;
-  int column_type(int i) const;
-  int column_count() const;
 
   // The text this statement was prepared from.
   std::string sql() const;
@@ -66,10 +62,6 @@ class Connection {
   std::optional<std::string> query_text(std::string_view sql);
   Statement prepare(std::string_view sql) { return Statement(*this, sql); }
 
-  void set_busy_timeout(std::chrono::milliseconds timeout);
-  // Makes a running statement on this connection return SQLITE_INTERRUPT; safe
-  // to call from another thread.
-  void interrupt();
   bool in_transaction() const;
 
   sqlite3* handle() const noexcept { return db_; }
