@@ -10,6 +10,7 @@
 
 #include "sqlkeeper/archive/replay.h"
 #include "sqlkeeper/archive/wal_reader.h"
+#include "support/scratch_dir.h"
 
 namespace sqlkeeper::archive {
 namespace {
@@ -29,9 +30,7 @@ std::string content_of(sqlite::Connection& c) {
 // its pin forward as wal_pin.h says reads every committed transaction, and the
 // first database file plus those page images is the live database.
 TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTruncates) {
-  const auto dir = std::filesystem::temp_directory_path() / ("sqlkeeper-test-" + std::to_string(::getpid()) + "-pin");
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
+  const auto dir = test_support::fresh_scratch_dir();
   const auto db = dir / "app.db";
   {
     sqlite::Connection c(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5s);

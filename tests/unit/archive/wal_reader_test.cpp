@@ -9,20 +9,17 @@
 
 #include "sqlkeeper/archive/replay.h"
 #include "sqlkeeper/sqlite/connection.h"
+#include "support/scratch_dir.h"
 
 namespace sqlkeeper::archive {
 namespace {
 
 using namespace std::chrono_literals;
 
-class WalFile : public ::testing::Test {
+class WalFile : public test_support::ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sqlkeeper-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    ScratchDirTest::SetUp();
     db_ = dir_ / "app.db";
     app_.emplace(db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5s);
     app_->exec("PRAGMA journal_mode=WAL");
@@ -34,7 +31,7 @@ class WalFile : public ::testing::Test {
   }
   void TearDown() override {
     app_.reset();
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
+    ScratchDirTest::TearDown();
   }
 
   // Inserts `rows` rows of `bytes` random bytes each in one transaction.
@@ -76,7 +73,6 @@ class WalFile : public ::testing::Test {
 
   std::string live() { return "ok " + content_of(*app_); }
 
-  std::filesystem::path dir_;
   std::filesystem::path db_;
   std::optional<sqlite::Connection> app_;
 };

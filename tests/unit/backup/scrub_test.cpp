@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "sqlkeeper/base/sha256.h"
+#include "support/scratch_dir.h"
 
 namespace sqlkeeper::core {
 namespace {
@@ -67,26 +68,20 @@ class FixedClock : public Env {
   Clock::time_point at = kDay0 + std::chrono::hours(24 * 8);
 };
 
-class ScrubFile : public ::testing::Test {
+class ScrubFile : public test_support::ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sqlkeeper-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    ScratchDirTest::SetUp();
     entry_ = entry_written_at(kDay0, (dir_ / "app-20261124T060000Z.db").string());
     write(entry_.file, std::string(4096, 'x'));
     entry_.sidecar->sha256 = sha256_hex(std::string(4096, 'x'));
     entry_.sidecar->fields["size"] = "4096";
     write(entry_.file.string() + ".sha256", format_sidecar(*entry_.sidecar));
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
   static void write(const std::filesystem::path& p, const std::string& data) {
     std::ofstream(p, std::ios::binary | std::ios::trunc) << data;
   }
   Catalog catalog() const { return read_catalog(dir_, "app"); }
-  std::filesystem::path dir_;
   CatalogEntry entry_;
   FixedClock env_;
   Job job_{"scrub"};

@@ -3,27 +3,22 @@
 #include <gtest/gtest.h>
 
 #include "sqlkeeper/sqlite/connection.h"
+#include "support/scratch_dir.h"
 
 namespace sqlkeeper::daemon {
 namespace {
 
 using namespace std::chrono_literals;
 
-class Probe : public ::testing::Test {
+class Probe : public test_support::ScratchDirTest {
  protected:
   void SetUp() override {
-    dir_ = std::filesystem::temp_directory_path() /
-           ("sqlkeeper-test-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
+    ScratchDirTest::SetUp();
     db_ = dir_ / "app.db";
     sqlite::Connection c(db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 1s);
     c.exec("PRAGMA journal_mode=WAL");
     c.exec("CREATE TABLE t (x)");
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-  std::filesystem::path dir_;
   std::filesystem::path db_;
 };
 

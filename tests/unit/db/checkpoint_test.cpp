@@ -8,20 +8,12 @@
 #include <thread>
 
 #include "sqlkeeper/db/database.h"
+#include "support/scratch_dir.h"
 
 namespace sqlkeeper::core {
 namespace {
 
 using namespace std::chrono_literals;
-
-std::filesystem::path scratch_dir() {
-  auto dir = std::filesystem::temp_directory_path() /
-             ("sqlkeeper-test-" + std::to_string(::getpid()) + "-" +
-              ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(dir);
-  return dir;
-}
 
 sqlite::Connection writer_connection(const std::filesystem::path& db) {
   sqlite::Connection c(db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 10s);
@@ -38,7 +30,7 @@ sqlite::Connection writer_connection(const std::filesystem::path& db) {
 // hundreds meanwhile.
 TEST(Checkpoint, LockedStepCopiesLittleWhileAWriterAppendsToALargeWal) {
   ASSERT_TRUE(checkpoints_allowed());
-  const auto dir = scratch_dir();
+  const auto dir = test_support::fresh_scratch_dir();
   const auto db = dir / "app.db";
   auto setup = writer_connection(db);
   setup.exec("CREATE TABLE bulk (i INTEGER PRIMARY KEY, pad BLOB)");
