@@ -261,10 +261,11 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
   in.backup_free_bytes = state.backup_free_bytes;
   in.backup_problems = state.backup_problems;
   // What the scrub found, unless prune or the start already named it.
-  for (const auto& [file, problem] : state.scrub.damaged) {
+  for (const auto& damaged : state.scrub.damaged) {
+    const auto& file = damaged.first;  // a named copy: clang 14 cannot capture a structured binding
     const bool named = std::any_of(in.backup_problems.begin(), in.backup_problems.end(),
-                                   [&](const std::string& p) { return p.rfind(file + " ", 0) == 0; });
-    if (!named) in.backup_problems.push_back(file + " is damaged: no longer matches its sidecar: " + problem);
+                                   [&file](const std::string& p) { return p.rfind(file + " ", 0) == 0; });
+    if (!named) in.backup_problems.push_back(file + " is damaged: no longer matches its sidecar: " + damaged.second);
   }
   in.backup_folder_problem = state.backup_folder_problem;
   in.backup_folder_hung = state.backup_folder_hung;

@@ -10,6 +10,7 @@
 
 #include "sqlkeeper/archive/replay.h"
 #include "sqlkeeper/archive/wal_reader.h"
+#include "sqlkeeper/sqlite/library.h"
 #include "support/scratch_dir.h"
 
 namespace sqlkeeper::archive {
@@ -30,6 +31,9 @@ std::string content_of(sqlite::Connection& c) {
 // its pin forward as wal_pin.h says reads every committed transaction, and the
 // first database file plus those page images is the live database.
 TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTruncates) {
+  // The app's own checkpoints racing its WAL restarts are what SQLite's WAL-reset
+  // bug breaks: on such a library nothing here could be proven.
+  if (!sqlite::linked_library().wal_reset_fix) GTEST_SKIP() << "this build links a SQLite with the WAL-reset bug";
   const auto dir = test_support::fresh_scratch_dir();
   const auto db = dir / "app.db";
   {

@@ -29,7 +29,7 @@ sqlite::Connection writer_connection(const std::filesystem::path& db) {
 // millisecond, the first pass alone copies 20,000 frames and the writer appends
 // hundreds meanwhile.
 TEST(Checkpoint, LockedStepCopiesLittleWhileAWriterAppendsToALargeWal) {
-  ASSERT_TRUE(checkpoints_allowed());
+  if (!checkpoints_allowed()) GTEST_SKIP() << "this build links a SQLite with the WAL-reset bug: no passive passes";
   const auto dir = test_support::fresh_scratch_dir();
   const auto db = dir / "app.db";
   auto setup = writer_connection(db);
