@@ -30,6 +30,19 @@ void Env::rename(const std::filesystem::path& from, const std::filesystem::path&
     throw system_error("rename " + from.string() + " to " + to.string(), errno);
 }
 
+void Env::create_file(const std::filesystem::path& path, unsigned mode) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+  if (!fd) throw system_error("create " + path.string(), errno);
+  if (::fchmod(fd.get(), mode) != 0) throw system_error("chmod " + path.string(), errno);
+}
+
+void Env::create_directories(const std::filesystem::path& dir, unsigned mode) {
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw Error(ErrorCode::io, "create folder " + dir.string() + ": " + ec.message(), 0, ec.value());
+  if (::chmod(dir.c_str(), mode) != 0) throw system_error("chmod folder " + dir.string(), errno);
+}
+
 bool Env::remove_file(const std::filesystem::path& path) {
   if (::unlink(path.c_str()) == 0) return true;
   if (errno == ENOENT) return false;

@@ -22,6 +22,11 @@ class Env {
   // Flushes a directory, making a rename or creation inside it durable.
   virtual void fsync_dir(const std::filesystem::path& dir);
   virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to);
+  // Creates a new, empty file with `mode` (exactly: the umask does not apply);
+  // never through a symbolic link, never over an existing file.
+  virtual void create_file(const std::filesystem::path& path, unsigned mode);
+  // Creates a folder and its missing parents; the folder itself gets `mode`.
+  virtual void create_directories(const std::filesystem::path& dir, unsigned mode);
   // Deletes a file (a symbolic link itself, never what it points to); false when
   // there was none. Throws Error(io) naming it when it cannot.
   virtual bool remove_file(const std::filesystem::path& path);

@@ -72,7 +72,7 @@ int remove_temporaries(const std::filesystem::path& dir, const std::string& stem
 
 }  // namespace
 
-void ensure_backup_dir(const std::filesystem::path& dir) {
+void ensure_backup_dir(const std::filesystem::path& dir, Env& env) {
   std::error_code ec;
   const auto st = std::filesystem::status(dir, ec);
   // Only a folder that is not there is created; one that cannot be looked at (a
@@ -84,9 +84,7 @@ void ensure_backup_dir(const std::filesystem::path& dir) {
       throw Error(ErrorCode::io, "backup folder " + dir.string() + " exists and is not a directory");
     return;
   }
-  std::filesystem::create_directories(dir, ec);
-  if (ec) throw Error(ErrorCode::io, "create backup folder " + dir.string() + ": " + ec.message(), 0, ec.value());
-  if (::chmod(dir.c_str(), 0700) != 0) throw system_error("chmod backup folder " + dir.string(), errno);
+  env.create_directories(dir, 0700);
 }
 
 BackupOptions backup_options(const config::Config& config) {
@@ -104,7 +102,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   const auto& dir = options.dir;
   const auto database = source.path();
   const auto stem = database.stem().string();
-  ensure_backup_dir(dir);
+  ensure_backup_dir(dir, env);
   std::optional<FileLock> lock;
   if (!options.folder_locked) {
     lock = FileLock::acquire(dir / kBackupLockName, "the backup lock of " + dir.string(), job, options.lock_timeout);

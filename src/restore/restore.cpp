@@ -1,6 +1,5 @@
 #include "sqlkeeper/restore/restore.h"
 
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
 
 #include "sqlkeeper/backup/backup.h"
@@ -12,7 +11,6 @@
 #include "sqlkeeper/migrate/migrator.h"
 #include "sqlkeeper/db/snapshot.h"
 #include "sqlkeeper/error.h"
-#include "sqlkeeper/fd.h"
 
 namespace sqlkeeper::core {
 namespace {
@@ -24,9 +22,16 @@ Ms since(std::chrono::steady_clock::time_point t) {
   return std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - t);
 }
 
-void remove_quietly(const std::filesystem::path& p) {
-  std::error_code ec;
-  for (const auto* suffix : {"", "-journal", "-wal", "-shm"}) std::filesystem::remove(p.string() + suffix, ec);
+// A database made by the restore, with whatever SQLite left beside it; on a path
+// that is already failing, so what cannot be removed is only logged.
+void remove_quietly(Env& env, const std::filesystem::path& p) {
+  for (const auto* suffix : {"", "-journal", "-wal", "-shm"}) {
+    try {
+      env.remove_file(p.string() + suffix);
+    } catch (const Error& e) {
+      spdlog::warn("{}", e.what());
+    }
+  }
 }
 
 // One sqlite3_backup from `source` into `dest`: a single write transaction on
@@ -106,10 +111,11 @@ void check_restored(RestoreResult& result, const RestoreOptions& options, Job& j
 // killed restore's leftover is removed by the next backup.
 struct Scratch {
   std::filesystem::path path;
-  explicit Scratch(std::filesystem::path p) : path(std::move(p)) {}
+  Env& env;
+  Scratch(std::filesystem::path p, Env& e) : path(std::move(p)), env(e) {}
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { remove_quietly(path); }
+  ~Scratch() { remove_quietly(env, path); }
 };
 
 std::string joined(const std::vector<std::string>& items) {
@@ -147,7 +153,8 @@ std::optional<std::filesystem::path> bring_schema_up_to_date(const std::filesyst
   }
   if (plan.to_apply.empty()) return std::nullopt;
   scratch.emplace(options.backup_dir /
-                  (snapshot_name(options.database.stem().string(), env.now(), "restore-scratch") + ".tmp"));
+                      (snapshot_name(options.database.stem().string(), env.now(), "restore-scratch") + ".tmp"),
+                  env);
   spdlog::info("restore: applying {} pending migrations to a copy of {}", plan.to_apply.size(), backup.string());
   {
     sqlite::Connection b(backup, SQLITE_OPEN_READONLY, Ms(0));
@@ -172,11 +179,7 @@ RestoreResult restore_to_new_file(const std::filesystem::path& backup, const Res
   if (std::filesystem::exists(std::filesystem::symlink_status(to, ec)))
     throw Error(ErrorCode::conflict, "refusing to restore into " + to.string() + ": it exists");
   ensure_database_directory(to, options.file_mode);
-  {
-    Fd fd(::open(to.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) throw system_error("create " + to.string(), errno);
-    if (::fchmod(fd.get(), options.file_mode) != 0) throw system_error("chmod " + to.string(), errno);
-  }
+  env.create_file(to, options.file_mode);
   RestoreResult result;
   try {
     {
@@ -194,7 +197,7 @@ RestoreResult restore_to_new_file(const std::filesystem::path& backup, const Res
     env.fsync_dir(to.parent_path().empty() ? "." : to.parent_path());
   } catch (...) {
     // Whatever failed, no file that looks restored stays behind.
-    remove_quietly(to);
+    remove_quietly(env, to);
     throw;
   }
   return result;
@@ -214,7 +217,7 @@ RestoreResult restore_in_place(const std::filesystem::path& backup, const Restor
                                            "backup first)");
     // Backups, prunes and other restores of this folder wait for this one, and
     // it takes the folder's lock before the database's, as a backup does.
-    ensure_backup_dir(options.backup_dir);
+    ensure_backup_dir(options.backup_dir, env);
     const auto folder_lock = FileLock::acquire(options.backup_dir / kBackupLockName,
                                                "the backup lock of " + options.backup_dir.string(), job,
                                                options.lock_timeout);

@@ -61,7 +61,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
 
 // Creates the backup folder owner-only if missing; refuses a path that is not a
 // directory (a symlink to one is accepted only when it already exists).
-void ensure_backup_dir(const std::filesystem::path& dir);
+void ensure_backup_dir(const std::filesystem::path& dir, Env& env);
 
 // Removes the temporaries a killed backup left in `dir` (under the folder's lock,
 // so never those of a backup running now); returns how many.
