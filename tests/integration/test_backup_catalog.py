@@ -68,6 +68,10 @@ def test_a_backup_without_a_sidecar_is_unfinished_in_backups_and_verify(tmp_path
     assert code == 1 and backups[name]["state"] == "unfinished" and backups[name]["problem"] == "no sidecar", backups
     r = cli(tmp_path, "verify", template["file"])
     assert r.returncode == 0 and "ok (unfinished: no sidecar, checksum not checked)" in r.stdout, r.stdout
+    # The table's columns stay apart (it once printed "UNFINISHEDno sidecar").
+    row = next(line for line in cli(tmp_path, "backups").stdout.splitlines() if line.endswith(f"{name}  (no sidecar)"))
+    columns = row.split()
+    assert columns[4:7] == ["unfinished", "no", "sidecar"], row
 
 
 def page_size(path):
