@@ -134,7 +134,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
     std::string digest;
     const auto copy_and_verify = [&] {
       const auto copy_started = std::chrono::steady_clock::now();
-      info = snapshot.copy_to(tmp, job);
+      info = snapshot.copy_to(tmp, env, job);
       env.fsync_file(tmp);
       result.copy = since(copy_started);
       result.copy_method = info.method;

@@ -66,8 +66,8 @@ void LiveSnapshot::end() {
   own_.reset();
 }
 
-CopyInfo LiveSnapshot::copy_to(const std::filesystem::path& target, Job& job) {
-  auto info = copy_database(reader(), target, job, whole_file_);
+CopyInfo LiveSnapshot::copy_to(const std::filesystem::path& target, Env& env, Job& job) {
+  auto info = copy_database(reader(), target, env, job, whole_file_);
   end();
   return info;
 }

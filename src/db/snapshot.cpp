@@ -162,11 +162,13 @@ void copy_pages(sqlite::Connection& source, const std::filesystem::path& target,
 
 }  // namespace
 
-CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Job& job,
+CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Env& env, Job& job,
                        bool snapshot_is_file) {
-  // Created here, owner-only, and never through a link someone planted at the name.
-  Fd out(::open(target.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, kBackupMode));
-  if (!out) throw system_error("create " + target.string(), errno);
+  // Created through the Env (so a fault test can fail it), owner-only, never
+  // through a link someone planted at the name; then written here.
+  env.create_file(target, kBackupMode);
+  Fd out(::open(target.c_str(), O_WRONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (!out) throw system_error("open " + target.string() + " to write the copy", errno);
   // One read transaction on the source across the whole copy: the copy is of that
   // one snapshot, so a writer in another process never makes it start over
   // (without it, every commit restarts a page-by-page copy, and under a busy

@@ -398,7 +398,7 @@ MigrateReport migrate_dry_run(sqlite::Connection& db, const MigrationSet& set, c
     }
   } remove{templ};
   const auto scratch = remove.dir / "copy.db";
-  copy_database(db, scratch, job);
+  copy_database(db, scratch, options.env ? *options.env : Env::real(), job);
   sqlite::Connection copy(scratch, SQLITE_OPEN_READWRITE, std::chrono::milliseconds(0));
   apply_connection_pragmas(copy);
   return apply_plan(copy, db.path(), set, options, job, false);

@@ -158,7 +158,7 @@ std::optional<std::filesystem::path> bring_schema_up_to_date(const std::filesyst
   spdlog::info("restore: applying {} pending migrations to a copy of {}", plan.to_apply.size(), backup.string());
   {
     sqlite::Connection b(backup, SQLITE_OPEN_READONLY, Ms(0));
-    copy_database(b, scratch->path, job);
+    copy_database(b, scratch->path, env, job);
   }
   sqlite::Connection copy(scratch->path, SQLITE_OPEN_READWRITE, options.busy_timeout);
   apply_connection_pragmas(copy);

@@ -47,7 +47,7 @@ class LiveSnapshot {
   ~LiveSnapshot();
 
   // Copies the snapshot to `target` (db/snapshot.h's copy_database) and ends the read transaction.
-  CopyInfo copy_to(const std::filesystem::path& target, Job& job);
+  CopyInfo copy_to(const std::filesystem::path& target, Env& env, Job& job);
 
   // Why the checkpoint before it did not complete; empty when it did or none ran.
   const std::string& checkpoint_note() const { return checkpoint_note_; }

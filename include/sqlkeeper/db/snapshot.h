@@ -8,6 +8,7 @@
 #include <string>
 
 #include "sqlkeeper/base/job.h"
+#include "sqlkeeper/env.h"
 #include "sqlkeeper/sqlite/connection.h"
 
 namespace sqlkeeper::core {
@@ -38,7 +39,7 @@ std::string schema_digest(sqlite::Connection& db);
 // `snapshot_is_file`: the caller began `source`'s read transaction at a moment
 // when the WAL held nothing the file did not (db/live_snapshot.h); otherwise
 // this finds out from the WAL's size.
-CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Job& job,
+CopyInfo copy_database(sqlite::Connection& source, const std::filesystem::path& target, Env& env, Job& job,
                        bool snapshot_is_file = false);
 
 }  // namespace sqlkeeper::core

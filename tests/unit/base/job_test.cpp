@@ -120,7 +120,7 @@ TEST_F(JobTest, CopyStopsBetweenSteps) {
   Job job("copy");
   job.request_stop("test");
   try {
-    copy_database(db, dir_ / "copy.db", job);
+    copy_database(db, dir_ / "copy.db", Env::real(), job);
     FAIL();
   } catch (const Error& e) {
     EXPECT_EQ(e.code(), ErrorCode::stopped);
@@ -128,7 +128,7 @@ TEST_F(JobTest, CopyStopsBetweenSteps) {
   // The source's read transaction was ended.
   EXPECT_FALSE(db.in_transaction());
   Job fine("copy");
-  copy_database(db, dir_ / "copy2.db", fine);
+  copy_database(db, dir_ / "copy2.db", Env::real(), fine);
   EXPECT_EQ(fine.done(), fine.total());
   EXPECT_GT(fine.total(), 1000u);
 }
