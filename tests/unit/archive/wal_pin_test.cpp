@@ -4,8 +4,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
+#include <mutex>
 #include <thread>
 
 #include "sqlkeeper/archive/replay.h"
@@ -49,6 +51,16 @@ TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTrunca
   Fd wal(::open((db.string() + "-wal").c_str(), O_RDONLY | O_CLOEXEC));
   ASSERT_TRUE(wal);
 
+  // The app commits in bursts; after each it asks the second connection for a
+  // TRUNCATE and waits (bounded) until that has run: everything is in the
+  // database file then, the WAL restarts under the reader, and the next burst
+  // writes a new generation.
+  constexpr int kBursts = 40;
+  constexpr int kCommitsPerBurst = 10;
+  std::mutex m;
+  std::condition_variable cv;
+  int requested = 0;  // TRUNCATEs the app asked for
+  int served = 0;     // of those, run to the end (done or given up)
   std::atomic<bool> writing{true};
   std::atomic<int> committed{0};     // inserts
   std::atomic<int> transactions{0};  // every commit, updates too
@@ -57,12 +69,8 @@ TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTrunca
     sqlite::Connection c(db, SQLITE_OPEN_READWRITE, 10s);
     c.exec("PRAGMA wal_autocheckpoint=1");
     c.exec("PRAGMA synchronous=NORMAL");
-    const auto until = std::chrono::steady_clock::now() + 2s;
-    while (std::chrono::steady_clock::now() < until) {
-      // Bursts of commits and short pauses: in a pause everything gets into the
-      // database file, and the next TRUNCATE restarts the WAL under the reader.
-      const auto burst_end = std::chrono::steady_clock::now() + 20ms;
-      while (std::chrono::steady_clock::now() < burst_end) {
+    for (int burst = 0; burst < kBursts; ++burst) {
+      for (int i = 0; i < kCommitsPerBurst; ++i) {
         c.exec("INSERT INTO t(v) VALUES (randomblob(300))");
         ++committed;
         ++transactions;
@@ -70,22 +78,41 @@ TEST(WalPin, KeepsEveryCommittedFrameForTheReaderWhileTheAppCheckpointsAndTrunca
           c.exec("UPDATE t SET v = randomblob(200) WHERE id % 7 = 0");
           ++transactions;
         }
-        std::this_thread::sleep_for(200us);
       }
-      std::this_thread::sleep_for(25ms);
+      std::unique_lock lock(m);
+      const int ticket = ++requested;
+      cv.notify_all();
+      cv.wait_for(lock, 5s, [&] { return served >= ticket; });
     }
+    std::lock_guard lock(m);
     writing = false;
+    cv.notify_all();
   });
   std::thread checkpointer([&] {
     sqlite::Connection c(db, SQLITE_OPEN_READWRITE, 100ms);
     // Until it has read once, a connection does not know the database is in WAL mode and checkpoints nothing.
     c.query_int64("SELECT count(*) FROM sqlite_schema");
-    while (writing) {
-      int log = 0;
-      int done = 0;
-      const int rc = sqlite3_wal_checkpoint_v2(c.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
-      if (rc == SQLITE_OK && log == 0) ++truncated;
-      std::this_thread::sleep_for(20ms);
+    for (;;) {
+      {
+        std::unique_lock lock(m);
+        cv.wait(lock, [&] { return requested > served || !writing; });
+        if (!writing && requested == served) return;
+      }
+      // The reader's pin holds it off until the pin has moved to the end of the
+      // WAL; each attempt waits up to the busy timeout, all of them 2 s at most.
+      const auto deadline = std::chrono::steady_clock::now() + 2s;
+      while (std::chrono::steady_clock::now() < deadline) {
+        int log = 0;
+        int done = 0;
+        const int rc = sqlite3_wal_checkpoint_v2(c.handle(), "main", SQLITE_CHECKPOINT_TRUNCATE, &log, &done);
+        if (rc == SQLITE_OK && log == 0) {
+          ++truncated;
+          break;
+        }
+      }
+      std::lock_guard lock(m);
+      ++served;
+      cv.notify_all();
     }
   });
 
