@@ -105,7 +105,7 @@ fuzz() {
     -DSQLKEEPER_TESTS=OFF -DSQLKEEPER_WERROR=ON -DCMAKE_BUILD_TYPE=Release --target fuzz_targets
   mkdir -p build-fuzz/artifacts
   local target scratch
-  for target in "${@:-units config migrations catalog http}"; do
+  for target in "${@:-units config migrations catalog http archive}"; do
     for target in $target; do
       scratch=$(mktemp -d)
       echo "fuzzing $target for ${SK_FUZZ_SECONDS:-20} s" >&2

@@ -84,6 +84,23 @@ std::uint64_t Env::free_bytes(const std::filesystem::path& path) const {
   return static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
 }
 
+void Env::append(const std::filesystem::path& path, const void* data, std::size_t size) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd) throw system_error("open " + path.string() + " to append", errno);
+  const auto* p = static_cast<const char*>(data);
+  std::size_t done = 0;
+  while (done < size) {
+    const auto n = ::write(fd.get(), p + done, size - done);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) throw system_error("write " + path.string(), errno);
+    done += static_cast<std::size_t>(n);
+  }
+}
+
+void Env::truncate(const std::filesystem::path& path, std::uint64_t size) {
+  if (::truncate(path.c_str(), static_cast<off_t>(size)) != 0) throw system_error("truncate " + path.string(), errno);
+}
+
 Env& Env::real() {
   static Env env;
   return env;

@@ -34,6 +34,10 @@ class Env {
   // into place; the file is never seen half-written.
   virtual void write_file_atomic(const std::filesystem::path& path, const std::string& data, unsigned mode);
   virtual std::uint64_t free_bytes(const std::filesystem::path& path) const;
+  // Appends `size` bytes to an existing file (not durable until fsync_file).
+  virtual void append(const std::filesystem::path& path, const void* data, std::size_t size);
+  // Cuts an existing file to `size` bytes.
+  virtual void truncate(const std::filesystem::path& path, std::uint64_t size);
 
   // The process-wide real environment.
   static Env& real();

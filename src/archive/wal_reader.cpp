@@ -1,5 +1,6 @@
 #include "sqlkeeper/archive/wal_reader.h"
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <functional>
@@ -24,6 +25,27 @@ std::uint32_t le32(const std::uint8_t* p) {
 // Reads `size` bytes at `offset` into `out`; false when the file is shorter.
 using ReadAt = std::function<bool(std::uint64_t offset, std::size_t size, std::uint8_t* out)>;
 
+void put_be32(std::uint8_t* p, std::uint32_t v) {
+  p[0] = static_cast<std::uint8_t>(v >> 24);
+  p[1] = static_cast<std::uint8_t>(v >> 16);
+  p[2] = static_cast<std::uint8_t>(v >> 8);
+  p[3] = static_cast<std::uint8_t>(v);
+}
+
+enum class FrameCheck { ok, foreign, bad_checksum };
+
+// One frame (its 24-byte header, then the page) of `header`'s generation,
+// continuing the running checksum `checksum` (advanced on ok).
+FrameCheck check_frame(const WalHeader& header, const std::uint8_t* h, WalChecksum& checksum) {
+  // Another generation's frame, one never written, or one written again since.
+  if (be32(h + 8) != header.salt1 || be32(h + 12) != header.salt2 || be32(h) == 0) return FrameCheck::foreign;
+  auto next = wal_checksum({h, 8}, checksum, header.big_endian);
+  next = wal_checksum({h + kWalFrameHeaderBytes, header.page_size}, next, header.big_endian);
+  if (next != WalChecksum{be32(h + 16), be32(h + 20)}) return FrameCheck::bad_checksum;
+  checksum = next;
+  return FrameCheck::ok;
+}
+
 WalRead scan(const ReadAt& read_at, const WalPosition& from, std::uint64_t max_bytes) {
   WalRead r;
   r.next = from;
@@ -44,18 +66,18 @@ WalRead scan(const ReadAt& read_at, const WalPosition& from, std::uint64_t max_b
     const std::uint64_t offset = kWalHeaderBytes + std::uint64_t{frame - 1} * frame_bytes;
     if (!read_at(offset, frame_bytes, buf.data())) break;
     const std::uint8_t* h = buf.data();
-    const std::uint32_t pgno = be32(h);
+    const auto before = checksum;
+    if (check_frame(*header, h, checksum) != FrameCheck::ok) break;
+    if (pending.frames.empty()) {
+      pending.first_frame = frame;
+      pending.seed = before;
+    }
+    pending.frames.push_back({be32(h), std::vector<std::uint8_t>(h + kWalFrameHeaderBytes, h + frame_bytes)});
     const std::uint32_t db_pages = be32(h + 4);
-    // Another generation's frame, one never written, or one written again since.
-    if (be32(h + 8) != header->salt1 || be32(h + 12) != header->salt2 || pgno == 0) break;
-    checksum = wal_checksum({h, 8}, checksum, header->big_endian);
-    checksum = wal_checksum({h + kWalFrameHeaderBytes, header->page_size}, checksum, header->big_endian);
-    if (checksum != WalChecksum{be32(h + 16), be32(h + 20)}) break;
-    if (pending.frames.empty()) pending.first_frame = frame;
-    pending.frames.push_back({pgno, std::vector<std::uint8_t>(h + kWalFrameHeaderBytes, h + frame_bytes)});
     if (db_pages == 0) continue;
     pending.commit_frame = frame;
     pending.db_pages = db_pages;
+    pending.end = checksum;
     r.bytes_read += std::uint64_t{pending.frames.size()} * frame_bytes;
     r.transactions.push_back(std::move(pending));
     pending = {};
@@ -120,6 +142,85 @@ WalRead read_wal_bytes(std::span<const std::uint8_t> file, const WalPosition& fr
         return true;
       },
       from, max_bytes);
+}
+
+}  // namespace sqlkeeper::archive
+
+namespace sqlkeeper::archive {
+
+std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
+  std::vector<std::uint8_t> out(kWalHeaderBytes);
+  put_be32(&out[0], header.big_endian ? kMagicBigEndian : kMagicLittleEndian);
+  put_be32(&out[4], kWalVersion);
+  put_be32(&out[8], header.page_size);
+  put_be32(&out[12], header.checkpoint_seq);
+  put_be32(&out[16], header.salt1);
+  put_be32(&out[20], header.salt2);
+  put_be32(&out[24], header.checksum.s0);
+  put_be32(&out[28], header.checksum.s1);
+  return out;
+}
+
+std::vector<std::uint8_t> encode_frames(const WalHeader& header, const WalTransaction& txn) {
+  const std::size_t frame_bytes = kWalFrameHeaderBytes + header.page_size;
+  std::vector<std::uint8_t> out(txn.frames.size() * frame_bytes);
+  WalChecksum checksum = txn.seed;
+  for (std::size_t i = 0; i < txn.frames.size(); ++i) {
+    std::uint8_t* h = &out[i * frame_bytes];
+    const auto& f = txn.frames[i];
+    put_be32(h, f.pgno);
+    put_be32(h + 4, i + 1 == txn.frames.size() ? txn.db_pages : 0);
+    put_be32(h + 8, header.salt1);
+    put_be32(h + 12, header.salt2);
+    std::memcpy(h + kWalFrameHeaderBytes, f.page.data(), std::min<std::size_t>(f.page.size(), header.page_size));
+    checksum = wal_checksum({h, 8}, checksum, header.big_endian);
+    checksum = wal_checksum({h + kWalFrameHeaderBytes, header.page_size}, checksum, header.big_endian);
+    put_be32(h + 16, checksum.s0);
+    put_be32(h + 20, checksum.s1);
+  }
+  return out;
+}
+
+std::optional<WalTransaction> parse_frames(const WalHeader& header, std::uint32_t first_frame, WalChecksum seed,
+                                           std::span<const std::uint8_t> bytes, std::string& problem) {
+  const std::size_t frame_bytes = kWalFrameHeaderBytes + header.page_size;
+  if (bytes.empty() || bytes.size() % frame_bytes != 0) {
+    problem = std::to_string(bytes.size()) + " bytes of frames, not a whole number of " +
+              std::to_string(frame_bytes) + "-byte frames";
+    return std::nullopt;
+  }
+  WalTransaction txn;
+  txn.first_frame = first_frame;
+  txn.seed = seed;
+  WalChecksum checksum = seed;
+  const std::size_t n = bytes.size() / frame_bytes;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::uint8_t* h = &bytes[i * frame_bytes];
+    const auto frame = first_frame + static_cast<std::uint32_t>(i);
+    switch (check_frame(header, h, checksum)) {
+      case FrameCheck::foreign:
+        problem = "frame " + std::to_string(frame) + " is not of its WAL generation (salts or page number)";
+        return std::nullopt;
+      case FrameCheck::bad_checksum:
+        problem = "frame " + std::to_string(frame) + " does not match the WAL checksum chain";
+        return std::nullopt;
+      case FrameCheck::ok:
+        break;
+    }
+    const bool commit = be32(h + 4) != 0;
+    if (commit != (i + 1 == n)) {
+      problem = commit ? "frame " + std::to_string(frame) + " commits before the transaction's last frame"
+                       : "the transaction's last frame " + std::to_string(frame) + " does not commit";
+      return std::nullopt;
+    }
+    txn.frames.push_back({be32(h), std::vector<std::uint8_t>(h + kWalFrameHeaderBytes, h + frame_bytes)});
+    if (commit) {
+      txn.commit_frame = frame;
+      txn.db_pages = be32(h + 4);
+    }
+  }
+  txn.end = checksum;
+  return txn;
 }
 
 }  // namespace sqlkeeper::archive

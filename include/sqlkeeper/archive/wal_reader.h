@@ -64,6 +64,8 @@ struct WalTransaction {
   std::uint32_t commit_frame = 0;
   std::uint32_t db_pages = 0;     // the database's size in pages after it
   std::vector<WalFrame> frames;   // in WAL order; a page may appear more than once, the last wins
+  WalChecksum seed;               // the running checksum before its first frame
+  WalChecksum end;                // and after its commit frame
 };
 
 // Where a reader stands in the WAL: the generation (its header) and the first
@@ -94,5 +96,16 @@ WalRead read_wal(const Fd& wal, const WalPosition& from, std::uint64_t max_bytes
 
 // Pure: the same over the whole file's bytes.
 WalRead read_wal_bytes(std::span<const std::uint8_t> file, const WalPosition& from, std::uint64_t max_bytes);
+
+// The 32 bytes of a header, as SQLite wrote them.
+std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
+// A transaction's frames as they stood in the WAL (24-byte frame headers with
+// the salts and the running checksum from txn.seed, then the pages).
+std::vector<std::uint8_t> encode_frames(const WalHeader& header, const WalTransaction& txn);
+// The reverse, with every check the reader makes: the frames of one committed
+// transaction of `header`'s generation starting at `first_frame` with running
+// checksum `seed`. nullopt, with `problem` set, when they are not.
+std::optional<WalTransaction> parse_frames(const WalHeader& header, std::uint32_t first_frame, WalChecksum seed,
+                                           std::span<const std::uint8_t> bytes, std::string& problem);
 
 }  // namespace sqlkeeper::archive

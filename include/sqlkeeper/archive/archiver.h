@@ -1,0 +1,146 @@
+#pragma once
+// The continuous WAL archive: a thread of its own that copies every committed
+// transaction out of the live -wal file into the archive (archive/chain.h)
+// within archive-interval, and keeps the frames it has not copied yet in the
+// -wal file with its pinned read transaction (archive/wal_pin.h), whoever
+// checkpoints.
+//
+// It wakes on the file system's word (inotify on the database's folder: the
+// -wal file written, the database file written by a checkpoint) and sleeps
+// while nothing is written. After each wake it moves the pin a few times, more
+// and more slowly, for about a second: a checkpoint that waits for readers (the
+// applications' TRUNCATE or RESTART, or sqlkeeper's own) needs the pin to
+// begin again once everything is copied, and gets that within milliseconds.
+// Transactions read are held in memory and made durable (appended, fsynced)
+// at most archive-interval/2 after they were read. A crash before that loses
+// them from the archive only if the WAL is restarted before sqlkeeper starts
+// again, and then the restart ends the chain with a recorded gap.
+//
+// Chains: a chain begins under a backup's write gate (mark()), so the backup is
+// exactly the chain's first state, and each later backup records the chain's
+// position at its own gate. When the archive cannot go on without losing a
+// transaction (the WAL was restarted while the pin was not held, the archive
+// cannot be written for too long, the chain on disk is damaged), the chain ends
+// with its cause, a gap opens, and a new chain waits for the next backup
+// (needs_base(): the daemon takes one at once).
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sqlkeeper/archive/chain.h"
+#include "sqlkeeper/archive/wal_pin.h"
+#include "sqlkeeper/archive/wal_reader.h"
+#include "sqlkeeper/env.h"
+#include "sqlkeeper/fd.h"
+
+namespace sqlkeeper::archive {
+
+struct ArchiverOptions {
+  std::filesystem::path database;
+  std::filesystem::path dir;      // archive-dir
+  std::string database_identity;  // the sidecars' `database:` (backup/catalog.h)
+  std::chrono::milliseconds interval{1000};
+  // Read but not yet durable: past this the chain ends (memory is not the archive).
+  std::uint64_t max_pending_bytes = 256ULL << 20;
+  // Archiving failing this long ends the chain (archive-max-lag).
+  std::chrono::milliseconds max_lag{60000};
+  // Called on the archive's thread whenever no chain runs any more (or none
+  // did at start): a backup begins the next one. Must not block.
+  std::function<void()> on_needs_base;
+  // Called once on the archive's thread when its read transaction holds the WAL
+  // (or it knows there is nothing to hold yet): only then may the daemon's
+  // start-up open the database, whose connection closing last would otherwise
+  // checkpoint and restart the WAL under a chain that is to go on.
+  std::function<void()> on_pinned;
+};
+
+struct ArchiveGap {
+  std::int64_t since_ms = 0;  // the last moment known archived
+  std::int64_t until_ms = 0;  // when a new chain began; 0: none yet
+  std::string cause;
+};
+
+struct ArchiverStatus {
+  bool running = false;
+  std::string chain;  // empty: none; a chain waits for a backup to begin from
+  std::int64_t no_chain_since_ms = 0;  // while there is none
+  std::uint64_t last_seq = 0;
+  std::int64_t last_archived_ms = 0;   // the newest record made durable
+  std::int64_t oldest_pending_ms = 0;  // when the oldest transaction not yet durable was read; 0: none
+  std::uint64_t pending_bytes = 0;
+  std::uint64_t pending_transactions = 0;
+  std::uint64_t wal_bytes_read = 0;         // frames read since the daemon started
+  std::uint64_t archive_bytes_written = 0;  // to the archive since then
+  std::uint64_t transactions_archived = 0;
+  std::string error;  // the last failure; empty while none
+  std::int64_t failing_since_ms = 0;
+  std::vector<ArchiveGap> gaps;  // opened since the daemon started
+};
+
+class Archiver {
+ public:
+  Archiver(ArchiverOptions options, Env& env);
+  Archiver(const Archiver&) = delete;
+  Archiver& operator=(const Archiver&) = delete;
+  ~Archiver();
+
+  // Starts the archive's thread, which reads the archive's folder first.
+  void start();
+  // Archives what is committed, records a clean stop and lets the WAL go.
+  void stop();
+
+  // Called under a backup's write gate (nothing can commit meanwhile): archives
+  // everything committed, beginning a chain if none runs, and returns the
+  // chain's position for the backup's sidecar ("<chain> <seq> <unix ms>"), or
+  // "" when it cannot (the backup is then no point of any chain).
+  std::string mark();
+
+  bool needs_base() const;
+  ArchiverStatus status() const;
+
+ private:
+  void run();
+  bool initialize();
+  void hold_folder();
+  void tell_pinned();
+  void resume_newest_chain();
+  void step();
+  void flush(bool force);
+  void end_chain(const std::string& cause);
+  std::int64_t now_ms() const;
+  std::optional<WalHeader> current_wal_header();
+  void reopen_wal_if_replaced();
+
+  ArchiverOptions options_;
+  Env& env_;
+  mutable std::mutex mutex_;  // everything below; held by a step, a flush, mark()
+  std::optional<WalPin> pin_;
+  Fd wal_;
+  std::uint64_t wal_inode_ = 0;
+  std::optional<ChainWriter> writer_;
+  WalPosition position_;
+  bool pinned_throughout_ = false;  // the pin was held since position_ was reached
+  bool first_step_ = true;
+  bool told_pinned_ = false;
+  std::optional<ChainTail> resumed_;  // a chain reopened at start, checked at the first step
+  struct Pending {
+    WalHeader header;
+    WalTransaction txn;
+    std::int64_t read_ms = 0;
+  };
+  std::vector<Pending> pending_;
+  ArchiverStatus status_;
+  Fd wake_;  // eventfd: stop
+  Fd lock_;  // kArchivingLock, held while it runs
+  std::atomic<bool> stopping_{false};
+  std::thread thread_;
+};
+
+}  // namespace sqlkeeper::archive

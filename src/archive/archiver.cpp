@@ -1,0 +1,460 @@
+#include "sqlkeeper/archive/archiver.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/file.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "sqlkeeper/archive/timeline.h"
+#include "sqlkeeper/error.h"
+
+namespace sqlkeeper::archive {
+namespace {
+
+namespace fs = std::filesystem;
+using Ms = std::chrono::milliseconds;
+using SteadyClock = std::chrono::steady_clock;
+
+// After a wake the pin moves again at these delays, then the archive sleeps
+// until the next write: enough for a waiting checkpoint to see everything copied.
+constexpr Ms kFollowUps[] = {Ms(5), Ms(10), Ms(20), Ms(40), Ms(80), Ms(160), Ms(320), Ms(640)};
+// Steps at most this often under a stream of writes.
+constexpr Ms kMinStepGap{5};
+// Read at most this much of the WAL per step (whole transactions).
+constexpr std::uint64_t kReadBytesPerStep = 32ULL << 20;
+
+// Asked of SQLite, not of the file: never a descriptor of ours on the live database.
+bool in_wal_mode(const fs::path& database) {
+  sqlite::Connection c(database, SQLITE_OPEN_READONLY, Ms(250));
+  sqlite3_db_config(c.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  return c.query_text("PRAGMA journal_mode").value_or("") == "wal";
+}
+
+}  // namespace
+
+Archiver::Archiver(ArchiverOptions options, Env& env) : options_(std::move(options)), env_(env) {
+  wake_ = Fd(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!wake_) throw system_error("eventfd for the archive", errno);
+}
+
+Archiver::~Archiver() {
+  try {
+    stop();
+  } catch (...) {  // stop() logs; a destructor never throws
+  }
+}
+
+std::int64_t Archiver::now_ms() const {
+  return std::chrono::duration_cast<Ms>(env_.now().time_since_epoch()).count();
+}
+
+void Archiver::start() {
+  thread_ = std::thread([this] { run(); });
+}
+
+// On the archive's thread: the folder, the pin, the chain to go on with. The
+// archive may be large, so this never runs on the daemon's loop.
+bool Archiver::initialize() {
+  const std::lock_guard lock(mutex_);
+  if (status_.running) return true;
+  try {
+    // A folder not there yet is made by the first chain, after the backup that
+    // begins it made the backup folder (owner-only, the database owner's).
+    // Not before the start-up made the database, nor while it is not in WAL mode
+    // yet: a read held in rollback mode would keep every writer out.
+    const bool can_pin = std::filesystem::exists(options_.database) && in_wal_mode(options_.database);
+    if (can_pin && !pin_) {
+      pin_.emplace(options_.database);
+      pin_->begin_next();
+    }
+    // The pin first, the rest after: from here on the WAL stays as the last chain
+    // left it, whatever the daemon's start-up does with the database.
+    tell_pinned();
+    if (!can_pin) return false;
+    std::error_code ec;
+    if (std::filesystem::is_directory(options_.dir, ec)) hold_folder();
+    if (ec && ec != std::errc::no_such_file_or_directory)
+      throw Error(ErrorCode::io, "cannot look at the archive folder " + options_.dir.string() + ": " + ec.message());
+    resume_newest_chain();
+    status_.running = true;
+    status_.error.clear();
+    status_.failing_since_ms = 0;
+    if (!writer_) {
+      status_.no_chain_since_ms = now_ms();
+      if (options_.on_needs_base) options_.on_needs_base();
+    }
+    return true;
+  } catch (const std::exception& e) {
+    if (status_.error.empty()) status_.failing_since_ms = now_ms();
+    const auto error = std::string("cannot start: ") + e.what();
+    if (error != status_.error) spdlog::error("archive: {}", error);  // once, not at every retry
+    status_.error = error;
+    // A pin no archive follows would only keep checkpoints from the WAL.
+    if (pin_) pin_->release_all();
+    tell_pinned();  // the daemon's start-up waits for no archive that cannot start
+    return false;
+  }
+}
+
+void Archiver::tell_pinned() {
+  if (told_pinned_) return;
+  told_pinned_ = true;
+  if (options_.on_pinned) options_.on_pinned();
+}
+
+void Archiver::stop() {
+  if (!thread_.joinable()) return;
+  stopping_ = true;
+  const std::uint64_t one = 1;
+  (void)!::write(wake_.get(), &one, sizeof one);
+  thread_.join();
+  const std::lock_guard lock(mutex_);
+  if (!status_.running) return;
+  try {
+    step();
+    flush(true);
+    if (writer_ && status_.error.empty()) {
+      Record stop;
+      stop.type = RecordType::stop;
+      stop.at_ms = std::max(now_ms(), status_.last_archived_ms);
+      stop.seq = status_.last_seq;
+      writer_->append({stop});
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("archive: stopping: {}", e.what());
+  }
+  if (pin_) pin_->release_all();
+  status_.running = false;
+}
+
+void Archiver::hold_folder() {
+  if (lock_) return;
+  env_.create_directories(options_.dir, 0700);
+  const auto path = options_.dir / kArchivingLock;
+  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (!fd) throw system_error("open " + path.string(), errno);
+  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
+    throw Error(ErrorCode::conflict, "another sqlkeeper archives into " + options_.dir.string());
+  lock_ = std::move(fd);
+}
+
+// The newest chain of this database that did not end goes on, if its last
+// position is still in the WAL; the first step decides (resumed_).
+void Archiver::resume_newest_chain() {
+  const auto chains = list_chains(options_.dir);
+  for (auto it = chains.rbegin(); it != chains.rend(); ++it) {
+    if (it->database != options_.database_identity) continue;
+    if (it->ended) return;
+    if (!it->problem.empty()) {
+      status_.gaps.push_back({it->last_ms, 0, "the archive chain " + it->id + " could not be read: " + it->problem});
+      spdlog::error("archive: chain {} cannot be continued: {}", it->id, it->problem);
+      return;
+    }
+    try {
+      ChainTail tail;
+      writer_.emplace(ChainWriter::reopen(it->dir, env_, tail));
+      resumed_ = tail;
+      position_ = tail.position;
+      status_.chain = writer_->id();
+      status_.last_seq = tail.last_seq;
+      status_.last_archived_ms = tail.last_ms;
+    } catch (const Error& e) {
+      writer_.reset();
+      status_.gaps.push_back({it->last_ms, 0, "the archive chain " + it->id + " could not be reopened: " + e.what()});
+    }
+    return;
+  }
+}
+
+std::optional<WalHeader> Archiver::current_wal_header() {
+  if (!wal_) return std::nullopt;
+  std::uint8_t raw[kWalHeaderBytes];
+  const auto n = ::pread(wal_.get(), raw, sizeof raw, 0);
+  if (n != static_cast<ssize_t>(sizeof raw)) return std::nullopt;
+  return parse_wal_header(raw);
+}
+
+// The -wal file may be deleted and made again (the last connection to close
+// removes it); a descriptor on the old one would read nothing new.
+void Archiver::reopen_wal_if_replaced() {
+  const auto path = fs::path(options_.database.string() + "-wal");
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    wal_.reset();
+    wal_inode_ = 0;
+    return;
+  }
+  if (wal_ && st.st_ino == wal_inode_) return;
+  wal_ = Fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!wal_) throw system_error("open " + path.string(), errno);
+  wal_inode_ = st.st_ino;
+}
+
+void Archiver::end_chain(const std::string& cause) {
+  const auto now = now_ms();
+  const auto since = std::max(status_.last_archived_ms, std::int64_t{0});
+  if (writer_) {
+    Record end;
+    end.type = RecordType::end;
+    end.at_ms = std::max(now, status_.last_archived_ms);
+    end.seq = status_.last_seq;
+    end.cause = cause;
+    try {
+      writer_->append({end});
+    } catch (const std::exception& e) {
+      spdlog::error("archive: cannot record the end of chain {}: {}", writer_->id(), e.what());
+    }
+    spdlog::error("archive: chain {} ends: {}; a new chain begins with the next backup", writer_->id(), cause);
+  }
+  writer_.reset();
+  status_.chain.clear();
+  pending_.clear();
+  status_.pending_bytes = 0;
+  status_.pending_transactions = 0;
+  status_.oldest_pending_ms = 0;
+  status_.gaps.push_back({since, 0, cause});
+  status_.no_chain_since_ms = now;
+  if (options_.on_needs_base) options_.on_needs_base();
+}
+
+void Archiver::step() {
+  pin_->begin_next();
+  reopen_wal_if_replaced();
+  if (first_step_) {
+    first_step_ = false;
+    if (resumed_) {
+      const auto header = current_wal_header();
+      if (header != position_.header) {
+        end_chain("the WAL was restarted while sqlkeeper was not running (the last transaction archived at " +
+                  format_ms(resumed_->last_ms) + "); what was committed in between was not archived");
+        position_ = {};
+      } else if (writer_) {
+        Record resume;
+        resume.type = RecordType::resume;
+        resume.at_ms = std::max(now_ms(), resumed_->last_ms);
+        resume.since_ms = resumed_->last_ms;
+        resume.seq = resumed_->last_seq;
+        resume.cause = resumed_->last && resumed_->last->type == RecordType::stop ? "sqlkeeper was stopped"
+                                                                                 : "sqlkeeper was not running";
+        writer_->append({resume});
+        status_.last_archived_ms = resume.at_ms;
+        spdlog::info("archive: chain {} goes on after transaction {}", writer_->id(), resumed_->last_seq);
+      }
+      resumed_.reset();
+    } else {
+      // No chain to go on with: whatever the WAL holds is in the next backup.
+      position_ = {};
+    }
+  }
+  if (wal_) {
+    const auto r = read_wal(wal_, position_, kReadBytesPerStep);
+    if (r.new_generation && position_.header && !pinned_throughout_ && writer_)
+      end_chain("the WAL was restarted while its frames were not held");
+    const auto read = now_ms();
+    for (const auto& txn : r.transactions) {
+      status_.pending_bytes += txn.frames.size() * (kWalFrameHeaderBytes + r.next.header->page_size);
+      pending_.push_back({*r.next.header, txn, read});
+    }
+    status_.wal_bytes_read += r.bytes_read;
+    if (!r.transactions.empty() && status_.oldest_pending_ms == 0) status_.oldest_pending_ms = read;
+    status_.pending_transactions = pending_.size();
+    position_ = r.next;
+  }
+  pin_->release_previous();
+  pinned_throughout_ = true;
+  if (status_.pending_bytes > options_.max_pending_bytes && writer_)
+    end_chain("more than " + std::to_string(options_.max_pending_bytes >> 20) +
+              " MiB read from the WAL could not be written to the archive" +
+              (status_.error.empty() ? "" : " (" + status_.error + ")"));
+}
+
+void Archiver::flush(bool force) {
+  if (pending_.empty()) return;
+  const auto now = now_ms();
+  if (!writer_) {
+    // No chain: the next backup holds these.
+    pending_.clear();
+    status_.pending_bytes = status_.pending_transactions = 0;
+    status_.oldest_pending_ms = 0;
+    return;
+  }
+  if (!force && now < status_.oldest_pending_ms + options_.interval.count() / 2) return;
+  const auto at = std::max(now, status_.last_archived_ms);
+  std::vector<Record> records;
+  records.reserve(pending_.size());
+  auto seq = status_.last_seq;
+  for (const auto& p : pending_) {
+    Record r;
+    r.type = RecordType::txn;
+    r.at_ms = at;
+    r.seq = ++seq;
+    r.wal_header = encode_wal_header(p.header);
+    r.first_frame = p.txn.first_frame;
+    r.seed = p.txn.seed;
+    r.frames = encode_frames(p.header, p.txn);
+    records.push_back(std::move(r));
+  }
+  try {
+    const auto before = writer_->bytes_written();
+    writer_->append(records);
+    status_.archive_bytes_written += writer_->bytes_written() - before;
+  } catch (const std::exception& e) {
+    if (status_.error.empty()) status_.failing_since_ms = now;
+    status_.error = e.what();
+    spdlog::error("archive: cannot write to chain {}: {}", writer_->id(), e.what());
+    if (!writer_->broken().empty())
+      end_chain(writer_->broken());
+    else if (now - status_.failing_since_ms > options_.max_lag.count())
+      end_chain("the archive could not be written for " + std::to_string((now - status_.failing_since_ms) / 1000) +
+                " s: " + status_.error);
+    return;
+  }
+  if (!status_.error.empty()) spdlog::info("archive: writing to chain {} again", writer_->id());
+  status_.error.clear();
+  status_.failing_since_ms = 0;
+  status_.last_seq = seq;
+  status_.last_archived_ms = at;
+  status_.transactions_archived += records.size();
+  pending_.clear();
+  status_.pending_bytes = status_.pending_transactions = 0;
+  status_.oldest_pending_ms = 0;
+}
+
+std::string Archiver::mark() {
+  const std::lock_guard lock(mutex_);
+  if (!status_.running) return "";
+  try {
+    step();
+    const auto now = now_ms();
+    if (!writer_) {
+      // Everything committed so far is in the backup whose gate is held now.
+      pending_.clear();
+      status_.pending_bytes = status_.pending_transactions = 0;
+      status_.oldest_pending_ms = 0;
+      const auto id = new_chain_id(now);
+      hold_folder();
+      writer_.emplace(ChainWriter::create(options_.dir, id, options_.database_identity, start_record(position_, now), env_));
+      status_.chain = id;
+      status_.no_chain_since_ms = 0;
+      status_.last_seq = 0;
+      status_.last_archived_ms = now;
+      status_.error.clear();
+      for (auto& g : status_.gaps)
+        if (g.until_ms == 0) g.until_ms = now;
+      spdlog::info("archive: chain {} begins", id);
+      return id + " 0 " + std::to_string(now);
+    }
+    flush(true);
+    if (!status_.error.empty() || !writer_) return "";
+    return writer_->id() + " " + std::to_string(status_.last_seq) + " " + std::to_string(status_.last_archived_ms);
+  } catch (const std::exception& e) {
+    spdlog::error("archive: cannot mark a backup's place: {}", e.what());
+    return "";
+  }
+}
+
+bool Archiver::needs_base() const {
+  const std::lock_guard lock(mutex_);
+  return status_.running && !writer_;
+}
+
+ArchiverStatus Archiver::status() const {
+  const std::lock_guard lock(mutex_);
+  return status_;
+}
+
+void Archiver::run() {
+  Fd notify(::inotify_init1(IN_NONBLOCK | IN_CLOEXEC));
+  const auto folder = options_.database.has_parent_path() ? options_.database.parent_path() : fs::path(".");
+  const auto db_name = options_.database.filename().string();
+  const auto wal_name = db_name + "-wal";
+  if (!notify || ::inotify_add_watch(notify.get(), folder.c_str(),
+                                     IN_MODIFY | IN_CREATE | IN_DELETE | IN_MOVED_TO | IN_MOVED_FROM) < 0)
+    spdlog::warn("archive: cannot watch {} ({}); looking every {} ms instead", folder.string(), std::strerror(errno),
+                 options_.interval.count() / 2);
+  std::size_t follow_up = 0;  // index into kFollowUps; == size: asleep
+  auto last_wake = SteadyClock::now();
+  auto last_step = SteadyClock::time_point{};
+  bool wake_now = true;
+  alignas(inotify_event) char events[4096];
+  while (!stopping_) {
+    if (!initialize()) {
+      pollfd stop_fd{wake_.get(), POLLIN, 0};
+      ::poll(&stop_fd, 1, static_cast<int>(options_.interval.count()));
+      continue;
+    }
+    if (wake_now) {
+      const auto since = SteadyClock::now() - last_step;
+      if (since < kMinStepGap) std::this_thread::sleep_for(kMinStepGap - since);
+      const std::lock_guard lock(mutex_);
+      try {
+        step();
+        flush(false);
+      } catch (const std::exception& e) {
+        if (status_.error.empty()) status_.failing_since_ms = now_ms();
+        status_.error = e.what();
+        spdlog::error("archive: {}", e.what());
+        // A step that failed may have lost the pin's hold.
+        pinned_throughout_ = false;
+        if (writer_ && now_ms() - status_.failing_since_ms > options_.max_lag.count())
+          end_chain("the WAL could not be read for " + std::to_string(options_.max_lag.count() / 1000) + " s: " + status_.error);
+      }
+      last_step = SteadyClock::now();
+    }
+    // How long to sleep: until the next follow-up, the pending transactions' flush, a retry; or until woken.
+    int timeout = -1;
+    const auto now = SteadyClock::now();
+    if (follow_up < std::size(kFollowUps)) {
+      const auto due = last_wake + kFollowUps[follow_up];
+      timeout = static_cast<int>(std::max<std::int64_t>(0, std::chrono::duration_cast<Ms>(due - now).count()));
+    }
+    {
+      const std::lock_guard lock(mutex_);
+      const bool retry = !status_.error.empty() || !notify;
+      if (!pending_.empty() || retry) {
+        const auto flush_in = retry ? options_.interval.count() / 2
+                                    : std::max<std::int64_t>(0, status_.oldest_pending_ms + options_.interval.count() / 2 - now_ms());
+        timeout = timeout < 0 ? static_cast<int>(flush_in) : std::min(timeout, static_cast<int>(flush_in));
+      }
+    }
+    pollfd fds[2] = {{wake_.get(), POLLIN, 0}, {notify.get(), POLLIN, 0}};
+    const int n = ::poll(fds, notify ? 2 : 1, timeout);
+    if (n < 0 && errno != EINTR) {
+      spdlog::error("archive: poll: {}", std::strerror(errno));
+      std::this_thread::sleep_for(options_.interval);
+    }
+    if (stopping_) break;
+    bool written = false;
+    if (notify && (fds[1].revents & POLLIN)) {
+      ssize_t len = 0;
+      while ((len = ::read(notify.get(), events, sizeof events)) > 0) {
+        for (char* p = events; p < events + len;) {
+          const auto* ev = reinterpret_cast<const inotify_event*>(p);
+          if (ev->len > 0 && (db_name == ev->name || wal_name == ev->name)) written = true;
+          p += sizeof(inotify_event) + ev->len;
+        }
+      }
+    }
+    if (written) {
+      last_wake = SteadyClock::now();
+      follow_up = 0;
+      wake_now = true;
+    } else if (n == 0 || !notify) {
+      // A timeout: a follow-up, a flush or a retry is due.
+      if (follow_up < std::size(kFollowUps) && SteadyClock::now() >= last_wake + kFollowUps[follow_up]) ++follow_up;
+      wake_now = true;
+    } else {
+      wake_now = false;
+    }
+  }
+}
+
+}  // namespace sqlkeeper::archive

@@ -1,0 +1,204 @@
+#include "sqlkeeper/archive/record.h"
+
+#include <cstring>
+
+#include "sqlkeeper/base/sha256.h"
+#include "sqlkeeper/error.h"
+
+namespace sqlkeeper::archive {
+namespace {
+
+constexpr std::uint32_t kRecordMagic = 0x31524b53;  // "SKR1" read as little-endian
+constexpr std::size_t kHashHex = 64;
+// A record's body never comes near this: one transaction's frames are held in
+// memory whole (archive/archiver.h caps them far below).
+constexpr std::uint32_t kMaxBodyBytes = 1U << 30;
+
+class Writer {
+ public:
+  void u8(std::uint8_t v) { out.push_back(v); }
+  void u32(std::uint32_t v) {
+    for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void u64(std::uint64_t v) {
+    for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
+  }
+  void bytes(std::span<const std::uint8_t> b) {
+    u32(static_cast<std::uint32_t>(b.size()));
+    out.insert(out.end(), b.begin(), b.end());
+  }
+  void text(const std::string& s) {
+    bytes({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
+  }
+  std::vector<std::uint8_t> out;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::span<const std::uint8_t> b) : in(b) {}
+  std::uint8_t u8() { return take(1)[0]; }
+  std::uint32_t u32() {
+    const auto p = take(4);
+    return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
+  }
+  std::uint64_t u64() {
+    const std::uint64_t lo = u32();
+    return lo | (std::uint64_t{u32()} << 32);
+  }
+  std::vector<std::uint8_t> bytes() {
+    const auto n = u32();
+    const auto p = take(n);
+    return {p.begin(), p.end()};
+  }
+  std::string text() {
+    const auto b = bytes();
+    return {b.begin(), b.end()};
+  }
+  bool done() const { return at == in.size(); }
+
+ private:
+  std::span<const std::uint8_t> take(std::size_t n) {
+    if (in.size() - at < n) throw Error(ErrorCode::io, "a record's body is shorter than its fields");
+    const auto s = in.subspan(at, n);
+    at += n;
+    return s;
+  }
+  std::span<const std::uint8_t> in;
+  std::size_t at = 0;
+};
+
+std::string hash_of(std::span<const std::uint8_t> body) {
+  return core::sha256_hex({reinterpret_cast<const char*>(body.data()), body.size()});
+}
+
+std::uint32_t le32(const std::uint8_t* p) {
+  return std::uint32_t{p[0]} | (std::uint32_t{p[1]} << 8) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[3]} << 24);
+}
+
+Record decode_body(std::span<const std::uint8_t> body) {
+  Reader r(body);
+  Record rec;
+  const auto type = r.u8();
+  if (type < 1 || type > 5) throw Error(ErrorCode::io, "a record of unknown type " + std::to_string(type));
+  rec.type = static_cast<RecordType>(type);
+  rec.at_ms = static_cast<std::int64_t>(r.u64());
+  rec.seq = r.u64();
+  rec.wal_header = r.bytes();
+  rec.first_frame = r.u32();
+  rec.seed.s0 = r.u32();
+  rec.seed.s1 = r.u32();
+  rec.frames = r.bytes();
+  rec.since_ms = static_cast<std::int64_t>(r.u64());
+  rec.cause = r.text();
+  if (!r.done()) throw Error(ErrorCode::io, "a record's body is longer than its fields");
+  return rec;
+}
+
+const WalHeader& header_of(const Record& rec, std::optional<WalHeader>& parsed) {
+  parsed = parse_wal_header(rec.wal_header);
+  if (!parsed) throw Error(ErrorCode::io, "transaction " + std::to_string(rec.seq) + ": its WAL header is not valid");
+  return *parsed;
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_record(const Record& rec) {
+  Writer body;
+  body.u8(static_cast<std::uint8_t>(rec.type));
+  body.u64(static_cast<std::uint64_t>(rec.at_ms));
+  body.u64(rec.seq);
+  body.bytes(rec.wal_header);
+  body.u32(rec.first_frame);
+  body.u32(rec.seed.s0);
+  body.u32(rec.seed.s1);
+  body.bytes(rec.frames);
+  body.u64(static_cast<std::uint64_t>(rec.since_ms));
+  body.text(rec.cause);
+  Writer out;
+  out.u32(kRecordMagic);
+  out.u32(static_cast<std::uint32_t>(body.out.size()));
+  out.out.insert(out.out.end(), body.out.begin(), body.out.end());
+  const auto hash = hash_of(body.out);
+  out.out.insert(out.out.end(), hash.begin(), hash.end());
+  return out.out;
+}
+
+Decoded decode_records(std::span<const std::uint8_t> bytes) {
+  Decoded d;
+  std::size_t at = 0;
+  while (at < bytes.size()) {
+    const auto left = bytes.size() - at;
+    const auto where = "at byte " + std::to_string(at);
+    if (left < 8) {
+      d.problem = where + ": " + std::to_string(left) + " bytes, less than a record's head";
+      d.torn = true;
+      break;
+    }
+    if (le32(&bytes[at]) != kRecordMagic) {
+      d.problem = where + ": not the start of a record";
+      break;
+    }
+    const auto body_bytes = le32(&bytes[at + 4]);
+    if (body_bytes > kMaxBodyBytes) {
+      d.problem = where + ": a record claims " + std::to_string(body_bytes) + " bytes";
+      break;
+    }
+    if (left < 8 + std::size_t{body_bytes} + kHashHex) {
+      d.problem = where + ": a record cut short (" + std::to_string(left) + " of " +
+                  std::to_string(8 + std::size_t{body_bytes} + kHashHex) + " bytes)";
+      d.torn = true;
+      break;
+    }
+    const auto body = bytes.subspan(at + 8, body_bytes);
+    const std::string stored(reinterpret_cast<const char*>(&bytes[at + 8 + body_bytes]), kHashHex);
+    if (stored != hash_of(body)) {
+      d.problem = where + ": a record does not match its SHA-256";
+      break;
+    }
+    try {
+      d.records.push_back(decode_body(body));
+    } catch (const Error& e) {
+      d.problem = where + ": " + e.what();
+      break;
+    }
+    at += 8 + body_bytes + kHashHex;
+    d.good_bytes = at;
+  }
+  return d;
+}
+
+WalTransaction check_txn(const Record& rec) {
+  std::optional<WalHeader> parsed;
+  const auto& header = header_of(rec, parsed);
+  std::string problem;
+  auto txn = parse_frames(header, rec.first_frame, rec.seed, rec.frames, problem);
+  if (!txn) throw Error(ErrorCode::io, "transaction " + std::to_string(rec.seq) + ": " + problem);
+  return std::move(*txn);
+}
+
+WalPosition position_after(const Record& rec) {
+  std::optional<WalHeader> parsed;
+  const auto& header = header_of(rec, parsed);
+  const auto txn = check_txn(rec);
+  return WalPosition{header, txn.commit_frame + 1, txn.end};
+}
+
+WalPosition position_of_start(const Record& start) {
+  WalPosition p;
+  p.header = parse_wal_header(start.wal_header);
+  p.next_frame = start.first_frame == 0 ? 1 : start.first_frame;
+  p.checksum = start.seed;
+  return p;
+}
+
+Record start_record(const WalPosition& at, std::int64_t at_ms) {
+  Record r;
+  r.type = RecordType::start;
+  r.at_ms = at_ms;
+  if (at.header) r.wal_header = encode_wal_header(*at.header);
+  r.first_frame = at.next_frame;
+  r.seed = at.checksum;
+  return r;
+}
+
+}  // namespace sqlkeeper::archive
