@@ -120,12 +120,14 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
   // The snapshot protocol (db/live_snapshot.h): a checkpoint, then the write
   // gate's moment; or, for a caller that holds the write lock, its own reader.
   auto snapshot = options.checkpoint_first
-                      ? LiveSnapshot::take(database, job, {options.checkpoint_busy_wait, options.journal_size_limit})
+                      ? LiveSnapshot::take(database, job,
+                                           {options.checkpoint_busy_wait, options.journal_size_limit, options.archive_mark})
                       : LiveSnapshot::of(source);
   if (!snapshot.checkpoint_note().empty()) {
     result.checkpoint_note = snapshot.checkpoint_note();
     spdlog::info("backup of {}: {}", database.string(), result.checkpoint_note);
   }
+  result.archive_mark = snapshot.archive_mark();
   job.check("starting the copy");
   bool published = false;
   try {
@@ -194,6 +196,7 @@ BackupResult take_backup(sqlite::Connection& source, const BackupOptions& option
         {"schema_sha256", digest},
         {"verification", "integrity_check ok; page count and schema equal the snapshot's"},
     };
+    if (!result.archive_mark.empty()) sidecar.fields["archive"] = result.archive_mark;
     // Last: only with its sidecar is the copy a backup.
     env.write_file_atomic(result.sidecar, format_sidecar(sidecar), kBackupMode);
   } catch (...) {

@@ -168,6 +168,8 @@ Catalog read_catalog(const std::filesystem::path& dir, const std::string& stem) 
     if (name == kBackupLockName) continue;
     const auto status = std::filesystem::symlink_status(path, ec);
     const bool regular = std::filesystem::is_regular_file(status);
+    // The WAL archive's folder by default (config::archive_folder): sqlkeeper's own.
+    if (name == kArchiveFolderName && std::filesystem::is_directory(status)) continue;
     if (regular && is_our_temporary(name, stem)) {
       catalog.temporaries.push_back(path);
       continue;

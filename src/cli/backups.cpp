@@ -9,6 +9,7 @@
 #include "sqlkeeper/config/units.h"
 #include "sqlkeeper/backup/backup_state.h"
 #include "sqlkeeper/backup/catalog.h"
+#include "sqlkeeper/restore/point_in_time.h"
 #include "sqlkeeper/backup/scrub.h"
 
 namespace po = boost::program_options;
@@ -39,6 +40,19 @@ int backups_command(const Invocation& inv) {
   const bool compute = !inv.vars.count("no-checksum");
   const auto now = std::chrono::system_clock::now();
   bool all_good = true;
+  // Which backups an archive chain continues from, and up to when (restore --at).
+  const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  const auto view = core::read_archive(config::archive_folder(c), c.backup_dir, c.database, now_ms);
+  const auto continues = [&view](const core::CatalogEntry& e) -> nlohmann::json {
+    const auto p = e.sidecar ? archive::parse_chain_point(e.sidecar->field("archive"), e.file) : std::nullopt;
+    if (!p) return nullptr;
+    std::int64_t to = -1;
+    for (const auto& r : view.timeline.covered)
+      if (r.chain == p->chain && r.to_ms >= p->ms) to = std::max(to, r.to_ms);
+    return {{"chain", p->chain},
+            {"transaction", p->seq},
+            {"continues_to", to < 0 ? nlohmann::json(nullptr) : nlohmann::json(archive::format_ms(to))}};
+  };
   nlohmann::json list = nlohmann::json::array();
   std::vector<std::string> verified_ago;  // the LAST VERIFIED column: "3d ago", or "-" without a sidecar
   for (const auto& e : catalog.backups) {
@@ -63,7 +77,8 @@ int backups_command(const Invocation& inv) {
                     {"last_verified", e.sidecar ? nlohmann::json(config::format_utc(core::last_checked(e)))
                                                 : nlohmann::json(nullptr)},
                     {"checksum", !e.sidecar ? "no sidecar" : !check.content_checked ? "not checked"
-                                 : check.state == core::BackupState::damaged ? "MISMATCH" : "ok"}});
+                                 : check.state == core::BackupState::damaged ? "MISMATCH" : "ok"},
+                    {"archive", continues(e)}});
   }
   if (inv.vars.count("json")) {
     nlohmann::json out = {{"dir", c.backup_dir.string()}, {"backups", list}, {"foreign", nlohmann::json::array()},
@@ -76,7 +91,7 @@ int backups_command(const Invocation& inv) {
   std::cout << "backups in " << c.backup_dir.string() << "\n";
   std::cout << std::left << std::setw(22) << "TIME" << std::setw(14) << "AGE" << std::setw(12) << "SIZE"
             << std::setw(15) << "LABEL" << std::setw(12) << "STATE" << std::setw(13) << "CHECKSUM"
-            << std::setw(15) << "LAST VERIFIED" << "FILE\n";
+            << std::setw(15) << "LAST VERIFIED" << std::setw(26) << "ARCHIVE CONTINUES TO" << "FILE\n";
   for (std::size_t i = 0; i < list.size(); ++i) {
     const auto& j = list[i];
     const auto age = config::format_duration(std::chrono::seconds(j["age_seconds"].get<std::int64_t>() / 60 * 60));
@@ -86,7 +101,10 @@ int backups_command(const Invocation& inv) {
               << config::format_size(j["bytes"].get<std::uint64_t>()) << std::setw(15)
               << (j["label"].get<std::string>().empty() ? "-" : j["label"].get<std::string>()) << std::setw(12)
               << state_word(j["state"].get<std::string>())
-              << std::setw(13) << j["checksum"].get<std::string>() << std::setw(15) << verified
+              << std::setw(13) << j["checksum"].get<std::string>() << std::setw(15) << verified << std::setw(26)
+              << (j["archive"].is_object() && j["archive"]["continues_to"].is_string()
+                      ? j["archive"]["continues_to"].get<std::string>()
+                      : "-")
               << std::filesystem::path(j["file"].get<std::string>()).filename().string()
               << (problem.empty() ? "" : "  (" + problem + ")") << "\n";
   }

@@ -76,10 +76,13 @@ const std::vector<Command>& commands() {
        backups_command},
       {"verify", "verify FILE...|--all", "check backups' checksums and integrity", verify_options, verify_command,
        SIZE_MAX},
-      {"restore", "restore (--latest|FILE) [--to PATH] [--force] [--force-schema]", "verified restore, safe while the app has it open",
+      {"restore", "restore (--latest|FILE|--at TIME [--dry-run]) [--to PATH] [--force] [--force-schema]",
+       "verified restore, safe while the app has it open; --at: to any second the WAL archive covers",
        restore_options, restore_command, 1},
       {"prune", "prune [--dry-run] [--json]", "delete the backups the retention policy no longer keeps, saying why",
        prune_options, prune_command},
+      {"archive", "archive [--json]", "the WAL archive: the time it covers, its gaps, chains, size and lag",
+       archive_options, archive_command},
   };
   return table;
 }

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sqlkeeper/cli/cli.h"
+#include "sqlkeeper/restore/point_in_time.h"
 #include "sqlkeeper/cli/stop_on_signal.h"
 #include "sqlkeeper/config/paths.h"
 #include "sqlkeeper/config/units.h"
@@ -33,6 +34,8 @@ int prune_command(const Invocation& inv) {
       core::prune_backups(c.backup_dir, c.database.stem().string(), core::database_identity(c.database),
                           core::retention_policy(c), dry_run, Env::real(), job, c.lock_timeout);
   const auto& backups = report.backups;
+  std::optional<core::ArchivePruneReport> archive;
+  if (c.archive) archive = core::prune_archive(config::archive_folder(c), c.backup_dir, c.database, dry_run, Env::real());
   if (inv.vars.count("json")) {
     nlohmann::json list = nlohmann::json::array();
     for (std::size_t i = 0; i < backups.size(); ++i) {
@@ -54,6 +57,11 @@ int prune_command(const Invocation& inv) {
       out["other_databases"].push_back({{"file", file.string()}, {"database", of}});
     for (const auto& f : report.deleted) out["deleted"].push_back(f.string());
     for (const auto& f : report.catalog.foreign) out["foreign"].push_back(f.string());
+    if (archive) {
+      out["archive"] = {{"chains", nlohmann::json::array()}, {"segments", nlohmann::json::array()}, {"bytes", archive->bytes}};
+      for (const auto& f : archive->chains) out["archive"]["chains"].push_back(f.string());
+      for (const auto& f : archive->segments) out["archive"]["segments"].push_back(f.string());
+    }
     std::cout << out.dump(2) << "\n";
     return 0;
   }
@@ -72,6 +80,10 @@ int prune_command(const Invocation& inv) {
     std::cout << "another database's backup (left alone): " << file.filename().string() << " (of " << of << ")\n";
   std::cout << (dry_run ? "would delete " : "deleted ") << deleting << (deleting == 1 ? " backup" : " backups")
             << ", keeping " << backups.size() - static_cast<std::size_t>(deleting) << "\n";
+  if (archive && (!archive->chains.empty() || !archive->segments.empty()))
+    std::cout << "archive: " << (dry_run ? "would delete " : "deleted ") << archive->chains.size() << " chains and "
+              << archive->segments.size() << " segments (" << config::format_bytes(archive->bytes)
+              << ") that only deleted backups needed\n";
   return 0;
 }
 

@@ -29,6 +29,14 @@ Apply path_option(std::filesystem::path Config::*field) {
   };
 }
 
+Apply optional_path_option(std::filesystem::path Config::*field) {
+  return [field](Config& c, const std::string& text) -> std::optional<std::string> {
+    if (text.find('\0') != std::string::npos) return "a path without NUL bytes";
+    c.*field = std::filesystem::path(text);
+    return std::nullopt;
+  };
+}
+
 Apply socket_path_option(std::filesystem::path Config::*field) {
   return [field](Config& c, const std::string& text) -> std::optional<std::string> {
     // sockaddr_un.sun_path is 108 bytes including the terminating NUL.
@@ -226,6 +234,16 @@ std::vector<OptionSpec> make_table() {
        duration_option(&Config::checkpoint_busy_wait, milliseconds(0), seconds(10))},
       {"app-group", "", "the application's group when it shares the database with sqlkeeper (check-config checks it)",
        true, group_option(&Config::app_group)},
+      {"archive", "true",
+       "archive every committed transaction continuously, for restore --at any second since the oldest kept backup",
+       false, bool_option(&Config::archive)},
+      {"archive-dir", "", "where the WAL archive goes (empty: the folder wal in backup-dir)", false,
+       optional_path_option(&Config::archive_dir)},
+      {"archive-interval", "1s", "the longest a committed transaction waits before it is on disk in the archive", false,
+       duration_option(&Config::archive_interval, milliseconds(100), minutes(1))},
+      {"archive-max-lag", "1min",
+       "archiving that has failed this long ends the archive's chain and makes the health failing", false,
+       duration_option(&Config::archive_max_lag, seconds(5), hours(24))},
   };
 }
 
@@ -447,6 +465,10 @@ std::vector<std::string> changes_needing_restart(const Settings& before, const S
     if (va != vb) names.emplace_back(spec.name);
   }
   return names;
+}
+
+std::filesystem::path archive_folder(const Config& config) {
+  return config.archive_dir.empty() ? config.backup_dir / "wal" : config.archive_dir;  // backup/catalog.h kArchiveFolderName
 }
 
 }  // namespace sqlkeeper::config

@@ -21,6 +21,7 @@
 #include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/listen_socket.h"
 #include "sqlkeeper/daemon/logging.h"
+#include "sqlkeeper/daemon/archive_keeper.h"
 #include "sqlkeeper/daemon/maintenance.h"
 #include "sqlkeeper/daemon/notifier.h"
 #include "sqlkeeper/daemon/quick_check.h"
@@ -59,7 +60,8 @@ constexpr auto kStopGrace = std::chrono::milliseconds(10s);
 // there for the daemon's life: a link swapped later is reported, not followed.
 std::filesystem::path real_folder(const std::filesystem::path& p) {
   std::error_code ec;
-  auto real = std::filesystem::weakly_canonical(p, ec);
+  // Absolute first: a relative folder that does not exist yet would stay relative.
+  auto real = std::filesystem::weakly_canonical(std::filesystem::absolute(p, ec), ec);
   return ec ? std::filesystem::absolute(p, ec) : real;
 }
 
@@ -83,6 +85,7 @@ class Daemon {
         scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }),
         scrubber_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         quick_check_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
+        archive_(io_, state_, maintenance_, env),
         folder_watch_(io_, loaded_.config.backup_dir, backup_dir_configured_, database_dir(),
                       loaded_.config.database.stem().string(), env,
                       [this](const BackupFolderLook& look) { on_folder_look(look); }) {
@@ -126,6 +129,7 @@ class Daemon {
           ++state_.http_requests;
           if (auto answer = admin_route(r, maintenance_, admin_policy_)) return *answer;
           maintenance_.sync_progress();
+          archive_.sync();
           return route(r, state_, env_.now());
         },
         HealthServerLimits{c.max_connections, c.idle_timeout, 8192, 4096});
@@ -133,12 +137,17 @@ class Daemon {
     spawn_loop(io_, "the signal handler", [this] { return handle_signals(); });
     if (notifier_.watchdog_interval()) spawn_loop(io_, "the watchdog loop", [this] { return watchdog_loop(); });
     spawn_loop(io_, "the start-up extension loop", [this] { return extend_while_starting(); });
-    start_up();
+    // Before the start-up opens the database: its connection, closing last,
+    // would checkpoint and restart the WAL, and the archive could not go on
+    // with its chain (the pinned read keeps the WAL as it is).
+    archive_.start(c, [this] { start_up(); });
 
     run_loop();
 
     // The loop has ended: stop the worker's job at its next step and wait for it.
     const bool worker_stopped = worker_.stop("the daemon is stopping", kStopGrace);
+    // Its last transactions made durable and a clean stop recorded, off the loop.
+    archive_.stop();
     if (socket_path_) {
       std::error_code ec;
       std::filesystem::remove(*socket_path_, ec);
@@ -173,6 +182,7 @@ class Daemon {
 
   // Opens and migrates the database on the worker, then reports back.
   void start_up() {
+    if (stopping_) return;
     state_.phase = core::Phase::migrating;
     state_.phase_detail = "opening the database";
     notifier_.status(status_line(state_, env_.now()));
@@ -224,6 +234,7 @@ class Daemon {
     maintenance_.start();
     scheduler_.start();
     scrubber_.start();
+    archive_.refresh();
   }
 
   void status_changed() { notifier_.status(status_line(state_, env_.now())); }
@@ -262,7 +273,10 @@ class Daemon {
     state_.database_free_bytes = free_bytes(database_dir());
     state_.worker_job = worker_.current();
     maintenance_.sync_progress();
-    if (state_.phase == core::Phase::ready) maintenance_.on_wal_size(state_.sizes.wal);
+    if (state_.phase == core::Phase::ready) {
+      maintenance_.on_wal_size(state_.sizes.wal);
+      archive_.refresh();
+    }
     notifier_.status(status_line(state_, env_.now()));
   }
 
@@ -444,6 +458,7 @@ class Daemon {
   Scheduler scheduler_;
   Scrubber scrubber_;
   QuickCheck quick_check_;
+  ArchiveKeeper archive_;
   BackupFolderWatch folder_watch_;  // after io_: its destructor stops its posts to the loop
   AdminPolicy admin_policy_;
   std::optional<HealthServer> server_;

@@ -149,11 +149,41 @@ HealthCheck check_sqlite(const HealthInputs& in) {
 
 }  // namespace
 
+HealthCheck check_archive(const HealthInputs& in) {
+  if (!in.archive) return {"archive", HealthStatus::ok, "off"};
+  const auto& a = *in.archive;
+  if (!a.error.empty() && a.failing_for > a.max_lag)
+    return {"archive", HealthStatus::failing,
+            "archiving has failed for " + config::format_duration(std::chrono::duration_cast<std::chrono::seconds>(a.failing_for)) +
+                ": " + a.error};
+  std::string gaps;
+  for (const auto& g : a.recent_gaps) gaps += (gaps.empty() ? "" : "; ") + g;
+  if (!a.chain) {
+    // A chain begins with a backup, taken at once: a start or a gap is a moment
+    // without one; longer than archive-max-lag is lost protection.
+    const auto why = gaps.empty() ? std::string() : " (" + gaps + ")";
+    if (a.no_chain_for > a.max_lag)
+      return {"archive", HealthStatus::failing,
+              "nothing has been archived for " +
+                  config::format_duration(std::chrono::duration_cast<std::chrono::seconds>(a.no_chain_for)) +
+                  ": no archive chain runs, and the backup that begins one has not succeeded" + why};
+    return {"archive", gaps.empty() ? HealthStatus::ok : HealthStatus::degraded,
+            "an archive chain begins with the backup being taken" + why};
+  }
+  if (!a.error.empty()) return {"archive", HealthStatus::degraded, "archiving fails: " + a.error};
+  if (a.lag > 10 * a.interval)
+    return {"archive", HealthStatus::degraded,
+            "archiving lags " + std::to_string(a.lag.count()) + " ms behind the WAL (archive-interval " +
+                std::to_string(a.interval.count()) + " ms)"};
+  if (!gaps.empty()) return {"archive", HealthStatus::degraded, gaps};
+  return {"archive", HealthStatus::ok, "lag " + std::to_string(a.lag.count()) + " ms"};
+}
+
 HealthReport evaluate_health(const HealthInputs& in) {
   HealthReport report;
   report.checks = {check_schema(in),  check_database(in), check_integrity(in), check_database_volume(in),
                    check_wal(in),     check_backup(in),   check_backup_files(in), check_post_backup(in), check_disk(in),
-                   check_backup_folder(in), check_sqlite(in)};
+                   check_backup_folder(in), check_sqlite(in), check_archive(in)};
   for (const auto& c : report.checks) report.status = std::max(report.status, c.status);
   return report;
 }

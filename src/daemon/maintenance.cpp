@@ -137,6 +137,7 @@ Maintenance::Started Maintenance::backup_now(const std::string& why) {
   const auto id = std::to_string(state_.backup.next_id);
   auto options = core::backup_options(config_);
   options.checkpoint_first = options.checkpoint_first && state_.checkpoint.disabled_reason.empty();
+  options.archive_mark = archive_mark_;
   const auto database = config_.database;
   const auto busy = config_.busy_timeout;
   auto& env = env_;

@@ -17,6 +17,19 @@ std::int64_t unix_seconds(std::chrono::system_clock::time_point t) {
   return std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count();
 }
 
+std::int64_t unix_millis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::string format_millis(std::int64_t ms) {
+  return config::format_utc(std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)));
+}
+
+std::string archive_gap_text(const archive::ArchiveGap& g) {
+  return "archive gap from " + format_millis(g.since_ms) + (g.until_ms ? " to " + format_millis(g.until_ms) : "") +
+         ": " + g.cause;
+}
+
 json checks_json(const std::vector<core::HealthCheck>& checks) {
   json out = json::object();
   for (const auto& c : checks) out[c.name] = {{"status", core::to_string(c.status)}, {"detail", c.detail}};
@@ -104,6 +117,32 @@ HttpResponse ready(const DaemonState& state) {
   return {is_ready ? 200u : 503u, "application/json", body.dump() + "\n"};
 }
 
+json archive_json(const DaemonState& state, std::chrono::system_clock::time_point now) {
+  const auto& s = state.archive;
+  if (!s.on) return {{"on", false}, {"off_reason", s.off_reason.empty() ? json(nullptr) : json(s.off_reason)}};
+  const auto& a = s.status;
+  const auto now_ms = unix_millis(now);
+  json gaps = json::array();
+  for (const auto& g : a.gaps)
+    gaps.push_back({{"since", format_millis(g.since_ms)},
+                    {"until", g.until_ms ? json(format_millis(g.until_ms)) : json(nullptr)},
+                    {"cause", g.cause}});
+  return {{"on", true},
+          {"dir", s.dir},
+          {"interval_ms", s.interval.count()},
+          {"chain", a.chain.empty() ? json(nullptr) : json(a.chain)},
+          {"last_transaction", a.last_seq},
+          {"last_archived", a.last_archived_ms ? json(format_millis(a.last_archived_ms)) : json(nullptr)},
+          {"lag_ms", a.oldest_pending_ms ? std::max<std::int64_t>(0, now_ms - a.oldest_pending_ms) : 0},
+          {"lag_bytes", a.pending_bytes},
+          {"pending_transactions", a.pending_transactions},
+          {"transactions_archived", a.transactions_archived},
+          {"wal_bytes_read", a.wal_bytes_read},
+          {"archive_bytes_written", a.archive_bytes_written},
+          {"error", a.error.empty() ? json(nullptr) : json(a.error)},
+          {"gaps", gaps}};
+}
+
 HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_point now) {
   const auto report = core::evaluate_health(health_inputs(state, now));
   json backup = nullptr;
@@ -149,6 +188,7 @@ HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_po
         {"schedule", schedule_json(state)},
         {"free_bytes", state.backup_free_bytes ? json(*state.backup_free_bytes) : json(nullptr)}}},
       {"checkpoint", checkpoint_json(state.checkpoint)},
+      {"archive", archive_json(state, now)},
       {"worker", state.worker_job.empty() ? json(nullptr) : json(state.worker_job)},
   };
   if (!state.phase_detail.empty()) body["detail"] = state.phase_detail;
@@ -239,6 +279,25 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
          std::to_string(state.watchdog_pings));
   metric(out, "sqlkeeper_http_requests_total", "counter", "Requests answered on the health socket.",
          std::to_string(state.http_requests));
+  if (state.archive.on) {
+    const auto& a = state.archive.status;
+    const auto now_ms = unix_millis(now);
+    metric(out, "sqlkeeper_archive_chain_running", "gauge", "1 while a WAL archive chain runs.",
+           a.chain.empty() ? "0" : "1");
+    metric(out, "sqlkeeper_archive_lag_seconds", "gauge",
+           "Age of the oldest committed transaction read from the WAL and not yet durable in the archive.",
+           std::to_string(a.oldest_pending_ms ? static_cast<double>(std::max<std::int64_t>(0, now_ms - a.oldest_pending_ms)) / 1000.0 : 0.0));
+    metric(out, "sqlkeeper_archive_lag_bytes", "gauge", "WAL bytes read and not yet durable in the archive.",
+           std::to_string(a.pending_bytes));
+    metric(out, "sqlkeeper_archive_transactions_total", "counter", "Transactions made durable in the archive.",
+           std::to_string(a.transactions_archived));
+    metric(out, "sqlkeeper_archive_wal_bytes_read_total", "counter", "WAL frame bytes read by the archive.",
+           std::to_string(a.wal_bytes_read));
+    metric(out, "sqlkeeper_archive_bytes_written_total", "counter", "Bytes written to the archive.",
+           std::to_string(a.archive_bytes_written));
+    metric(out, "sqlkeeper_archive_gaps_total", "counter", "Gaps opened in the archive since the daemon started.",
+           std::to_string(a.gaps.size()));
+  }
   return {200, "text/plain; version=0.0.4; charset=utf-8", out.str()};
 }
 
@@ -286,6 +345,22 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
                              (state.post_backup.last_output.empty() ? "" : ": " + state.post_backup.last_output.back());
   in.checkpoint_note = state.checkpoint.last_failure;
   in.sqlite = state.sqlite;
+  if (state.archive.on) {
+    const auto& a = state.archive.status;
+    core::HealthInputs::Archive h;
+    h.interval = state.archive.interval;
+    h.max_lag = state.archive.max_lag;
+    const auto now_ms = unix_millis(now);
+    h.lag = std::chrono::milliseconds(a.oldest_pending_ms > 0 ? std::max<std::int64_t>(0, now_ms - a.oldest_pending_ms) : 0);
+    h.error = a.error;
+    h.failing_for = std::chrono::milliseconds(a.failing_since_ms > 0 ? now_ms - a.failing_since_ms : 0);
+    h.chain = !a.chain.empty();
+    h.no_chain_for = std::chrono::milliseconds(a.no_chain_since_ms > 0 ? std::max<std::int64_t>(0, now_ms - a.no_chain_since_ms) : 0);
+    for (const auto& g : a.gaps)
+      if (now_ms - g.since_ms < std::chrono::duration_cast<std::chrono::milliseconds>(core::kArchiveGapShown).count())
+        h.recent_gaps.push_back(archive_gap_text(g));
+    in.archive = h;
+  }
   return in;
 }
 

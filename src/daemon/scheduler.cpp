@@ -10,6 +10,7 @@
 #include "sqlkeeper/config/units.h"
 #include "sqlkeeper/backup/prune.h"
 #include "sqlkeeper/daemon/spawn.h"
+#include "sqlkeeper/restore/point_in_time.h"
 
 namespace sqlkeeper::daemon {
 namespace {
@@ -126,10 +127,20 @@ void Scheduler::prune() {
   const auto policy = core::retention_policy(config_);
   const auto lock_timeout = config_.lock_timeout;
   auto& env = env_;
+  // The archive keeps what the kept backups need (restore/point_in_time.h).
+  const auto archive_dir = config_.archive ? std::optional(config::archive_folder(config_)) : std::nullopt;
+  const auto database_path = config_.database;
   post_job<core::PruneReport>(
       worker_, io_, "prune", kPruneLimit,
-      [dir, stem, database, policy, lock_timeout, &env](core::Job& job) {
-        return core::prune_backups(dir, stem, database, policy, /*dry_run=*/false, env, job, lock_timeout);
+      [dir, stem, database, policy, lock_timeout, archive_dir, database_path, &env](core::Job& job) {
+        auto report = core::prune_backups(dir, stem, database, policy, /*dry_run=*/false, env, job, lock_timeout);
+        if (archive_dir) {
+          const auto a = core::prune_archive(*archive_dir, dir, database_path, /*dry_run=*/false, env);
+          if (!a.chains.empty() || !a.segments.empty())
+            spdlog::info("pruned the archive: {} chains and {} segments ({} bytes) only deleted backups needed",
+                         a.chains.size(), a.segments.size(), a.bytes);
+        }
+        return report;
       },
       [this](const Outcome<core::PruneReport>& r) {
         pruning_ = false;

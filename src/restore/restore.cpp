@@ -115,7 +115,10 @@ struct Scratch {
   Scratch(std::filesystem::path p, Env& e) : path(std::move(p)), env(e) {}
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { remove_quietly(env, path); }
+  ~Scratch() {
+    // With the -wal and -shm its connections may have left beside it.
+    for (const char* suffix : {"", "-wal", "-shm"}) remove_quietly(env, path.string() + suffix);
+  }
 };
 
 std::string joined(const std::vector<std::string>& items) {
@@ -281,6 +284,14 @@ RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreO
     throw Error(ErrorCode::conflict, "refusing to restore " + backup.string() + ": " + verified.note +
                                          "; add --force to restore it anyway");
   auto result = options.to ? restore_to_new_file(backup, options, env, job) : restore_in_place(backup, options, env, job);
+  result.duration = since(started);
+  return result;
+}
+
+RestoreResult restore_checked_file(const std::filesystem::path& file, const RestoreOptions& options, Env& env,
+                                   Job& job) {
+  const auto started = std::chrono::steady_clock::now();
+  auto result = options.to ? restore_to_new_file(file, options, env, job) : restore_in_place(file, options, env, job);
   result.duration = since(started);
   return result;
 }

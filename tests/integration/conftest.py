@@ -17,6 +17,10 @@ import pytest
 SOURCE_DIR = Path(os.environ.get("SK_SOURCE_DIR", Path(__file__).resolve().parents[2]))
 BIN = os.environ.get("SK_BIN", str(SOURCE_DIR / "build" / "sqlkeeper"))
 BUNDLED_MIGRATIONS = SOURCE_DIR / "migrations"
+# For tests of other parts whose premise the WAL archive (on by default) changes:
+# it takes a backup at start (a chain begins with one) and holds a read
+# transaction on the database while it runs, so no one else gets an exclusive lock.
+NO_ARCHIVE = ["--archive", "false"]
 FIXTURES = SOURCE_DIR / "tests" / "fixtures"
 
 

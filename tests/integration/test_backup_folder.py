@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from conftest import BIN, http_request, linked_sqlite, run_cli, wait_until
+from conftest import NO_ARCHIVE, BIN, http_request, linked_sqlite, run_cli, wait_until
 
 needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="a second uid needs root to switch to it")
 # Checkpoints are taken only with a SQLite that has the WAL-reset fix (the bundled one).
@@ -58,7 +58,7 @@ def test_a_backup_folder_that_exists_but_cannot_be_looked_at_is_named_as_such(da
 def test_a_failed_backup_on_a_fresh_install_is_retried_in_a_minute_not_at_the_night(daemon_factory):
     """Nightly only, no backup yet, and POST /backup fails (the folder is a file): the
     schedule's next attempt is the back-off's minute, not the next nightly slot."""
-    d = daemon_with_backups_in(daemon_factory, "not-a-folder")
+    d = daemon_with_backups_in(daemon_factory, "not-a-folder", extra_args=NO_ARCHIVE)
     d.backups.parent.mkdir(parents=True, exist_ok=True)
     d.start().wait_ready()
     d.backups.write_text("in the way\n")
@@ -82,7 +82,7 @@ def utc(text):
 def test_a_backup_taken_by_the_cli_beside_the_daemon_shows_and_the_schedule_counts_from_it(daemon_factory):
     """`sqlkeeper backup` while the daemon runs: /status, /health and the schedule agree with
     the disk within a refresh, and the next interval backup counts from the CLI's."""
-    d = daemon_factory(extra_args=["--backup-interval", "1h"]).start().wait_ready()
+    d = daemon_factory(extra_args=["--backup-interval", "1h", *NO_ARCHIVE]).start().wait_ready()
     assert status_json(d)["backups"]["count"] == 0
     # The CLI's backup must be later than the daemon's start by a second stamp at least,
     # or "counts from the start" and "counts from the backup" would be the same time.
@@ -195,7 +195,7 @@ def test_a_backup_by_root_before_the_first_leaves_the_folder_to_the_databases_ow
     """The restore drill's `sqlkeeper backup` as root on a database owned by the daemon's user:
     the folder it makes, the backup, its sidecar and the lock file are that user's, so the
     daemon's (and that user's) later backups go on working."""
-    d = daemon_factory(uid=NOBODY).start().wait_ready()
+    d = daemon_factory(uid=NOBODY, extra_args=NO_ARCHIVE).start().wait_ready()
     d.stop()
     assert not d.backups.exists()
     assert owner(d.database) == (NOBODY, NOBODY)

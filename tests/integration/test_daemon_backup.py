@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import (SOURCE_DIR, http_request, linked_sqlite, open_db, open_the_way_to, query, start_writer,
+from conftest import (NO_ARCHIVE, SOURCE_DIR, http_request, linked_sqlite, open_db, open_the_way_to, query, start_writer,
                       stop_writer, wait_until)
 
 # Checkpoints are taken only with a SQLite that has the WAL-reset fix (the bundled
@@ -44,7 +44,7 @@ def fill(db, rows, pad=1000):
 
 
 def test_post_backup_takes_a_verified_backup_and_a_second_post_joins_it(daemon_factory):
-    d = daemon_factory().start().wait_ready()
+    d = daemon_factory(extra_args=NO_ARCHIVE).start().wait_ready()
     fill(d.database, 20000)
     writer = start_writer(d.database)
     try:
@@ -166,7 +166,7 @@ def test_only_root_the_daemons_user_and_admin_group_may_post(daemon_factory):
 
 
 def test_sigterm_during_a_long_backup_copy_stops_promptly_and_leaves_nothing(daemon_factory):
-    d = daemon_factory().start().wait_ready()
+    d = daemon_factory(extra_args=NO_ARCHIVE).start().wait_ready()
     fill(d.database, 150000)  # ~160 MB
     status, started = post(d, "/backup")
     assert status == 202
@@ -199,7 +199,7 @@ def test_with_an_affected_sqlite_the_daemon_takes_no_checkpoint_and_says_why(dae
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="mounting a small tmpfs needs root")
 def test_a_failed_backup_is_reported_keeps_the_old_ones_and_the_daemon_serves_on(daemon_factory, tmp_path):
-    d = daemon_factory()
+    d = daemon_factory(extra_args=NO_ARCHIVE)
     d.backups.mkdir(parents=True)
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(d.backups)], check=True)
     try:

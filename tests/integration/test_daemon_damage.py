@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import Daemon, http_request, open_db, run_cli, wait_until
+from conftest import NO_ARCHIVE, Daemon, http_request, open_db, run_cli, wait_until
 
 # The daemon probes the database every 5 s (kRefreshInterval); allow a second for the answer.
 PROBE_INTERVAL = 5.0
@@ -123,7 +123,7 @@ def test_a_database_replaced_under_the_daemon_is_failing_and_named(daemon_factor
 
 @pytest.mark.skipif(os.geteuid() != 0, reason="root reads any file: the daemon must run as a second uid")
 def test_a_database_made_unreadable_is_failing_within_the_probe_interval_and_recovers(daemon_factory):
-    d = daemon_factory(uid=65534).start().wait_ready()
+    d = daemon_factory(uid=65534, extra_args=NO_ARCHIVE).start().wait_ready()
     with_rows(d)
     assert health(d)[0] == 200
     os.chmod(d.database, 0)
@@ -149,7 +149,7 @@ time.sleep(600)
 
 def test_a_wal_cut_short_after_a_writer_crashed_keeps_a_whole_prefix_and_backs_up(daemon_factory):
     # No checkpoint of the daemon's own may empty the WAL before it is cut.
-    d = daemon_factory(extra_args=["--checkpoint-interval", "1h", "--wal-max-bytes", "1GiB"]).start().wait_ready()
+    d = daemon_factory(extra_args=["--checkpoint-interval", "1h", "--wal-max-bytes", "1GiB", *NO_ARCHIVE]).start().wait_ready()
     writer = subprocess.Popen([sys.executable, "-c", WRITER, str(d.database)], stdout=subprocess.PIPE, text=True)
     try:
         assert writer.stdout.readline().strip() == "committed"
@@ -177,7 +177,7 @@ def test_a_wal_cut_short_after_a_writer_crashed_keeps_a_whole_prefix_and_backs_u
 
 
 def test_a_database_with_flipped_bytes_never_gets_a_backup_in_place_of_a_good_one(daemon_factory):
-    d = daemon_factory(extra_args=["--quick-check-interval", "1s"]).start().wait_ready()
+    d = daemon_factory(extra_args=["--quick-check-interval", "1s", *NO_ARCHIVE]).start().wait_ready()
     with_rows(d, 4000)
     con = open_db(d.database)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")

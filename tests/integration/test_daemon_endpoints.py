@@ -6,7 +6,7 @@ import shutil
 import stat
 import subprocess
 
-from conftest import (baseline_failing_checks, connect, get_keep_alive, healthy_body, healthy_status, http_request,
+from conftest import (NO_ARCHIVE, baseline_failing_checks, connect, get_keep_alive, healthy_body, healthy_status, http_request,
                       linked_sqlite, open_db, parse_response, read_until_closed, run_cli)
 
 # scripts/dev.sh unpacks promtool into its cache and names it here.
@@ -61,7 +61,8 @@ def test_health_endpoints(daemon_factory):
 
 
 def test_status_json(daemon_factory):
-    d = daemon_factory().start().wait_ready()
+    # A fresh install without the archive, whose first backup would come at once.
+    d = daemon_factory(extra_args=NO_ARCHIVE).start().wait_ready()
     status, body = d.get_json("/status")
     assert status == 200
     assert re.fullmatch(r"\d+\.\d+\.\d+.*", body["version"])
@@ -81,7 +82,8 @@ def test_status_json(daemon_factory):
     backups = body["backups"]
     assert backups["dir"] == str(d.backups) and backups["count"] == 0 and backups["last"] is None
     assert set(body["checks"]) == {"schema", "database", "integrity", "database_disk", "wal", "backup",
-                                   "backup_files", "post_backup", "disk", "backup_dir", "sqlite"}
+                                   "backup_files", "post_backup", "disk", "backup_dir", "sqlite", "archive"}
+    assert body["archive"] == {"on": False, "off_reason": "archive is false in the configuration"}
     # A fresh install: the first backup is the next nightly one.
     assert backups["schedule"]["next"] is not None and backups["schedule"]["next_why"] == "nightly"
     assert backups["schedule"]["post_backup_command"] is None

@@ -5,7 +5,7 @@ import re
 import signal
 import time
 
-from conftest import (DatabaseLock, MigrationFolder, baseline_failing_checks, healthy_body, healthy_exit, healthy_status,
+from conftest import (NO_ARCHIVE, DatabaseLock, MigrationFolder, baseline_failing_checks, healthy_body, healthy_exit, healthy_status,
                       linked_sqlite, make_stale_socket, open_db, process_state, run_cli, wait_until)
 
 
@@ -54,7 +54,7 @@ def test_health_degraded_exits_1_when_a_reader_pins_the_wal_far_past_its_limit(d
 
 
 def test_health_failing_exits_2_while_the_database_is_locked(daemon_factory):
-    d = daemon_factory(watchdog_usec=400000).start().wait_ready()
+    d = daemon_factory(watchdog_usec=400000, extra_args=NO_ARCHIVE).start().wait_ready()
     with DatabaseLock(d.database):
         def failing():
             d.notify.drain()  # keep the NOTIFY_SOCKET from filling up and blocking the daemon

@@ -4,7 +4,7 @@ import json
 import signal
 import time
 
-from conftest import DatabaseLock, healthy_body, healthy_status, open_db, process_state, wait_for_time, wait_until
+from conftest import NO_ARCHIVE, DatabaseLock, healthy_body, healthy_status, open_db, process_state, wait_for_time, wait_until
 
 USEC = 400000
 INTERVAL = USEC / 1e6
@@ -54,7 +54,7 @@ def test_watchdog_pings_at_half_the_interval(daemon_factory):
 
 
 def test_locked_database_stops_pings_and_fails_health_until_released(daemon_factory):
-    d = daemon_factory(watchdog_usec=USEC).start().wait_ready()
+    d = daemon_factory(watchdog_usec=USEC, extra_args=NO_ARCHIVE).start().wait_ready()
     d.notify.wait_for("WATCHDOG", "1")
     lock = DatabaseLock(d.database)
     try:
@@ -136,7 +136,7 @@ def test_bad_migration_sends_errno_and_never_ready(daemon_factory, tmp_path):
 
 
 def test_probe_keeps_answering_after_the_last_application_connection_closes(daemon_factory):
-    d = daemon_factory(watchdog_usec=USEC).start().wait_ready()
+    d = daemon_factory(watchdog_usec=USEC, extra_args=NO_ARCHIVE).start().wait_ready()
     con = open_db(d.database)
     con.execute("CREATE TABLE app_data (x)")
     con.execute("INSERT INTO app_data VALUES (1)")

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BIN, connect, healthy_body, get_keep_alive, http_request, parse_response, read_response, read_until_closed, wait_until
+from conftest import NO_ARCHIVE, BIN, connect, healthy_body, get_keep_alive, http_request, parse_response, read_response, read_until_closed, wait_until
 
 MiB = 1024 * 1024
 LATENCY_TARGET = 1.0  # seconds, for a fresh /health while the socket is under attack
@@ -123,7 +123,7 @@ def flood_request(lines, line=b"X-A: b\r\n"):
 
 
 def test_floods_of_short_header_lines_get_431_and_memory_stays_flat(daemon_factory):
-    d = daemon_factory().start().wait_ready()
+    d = daemon_factory(extra_args=NO_ARCHIVE).start().wait_ready()
     pid = d.proc.pid
     assert d.get("/health")[0] == 200
     rss0, hwm0 = proc_status(pid, "VmRSS"), proc_status(pid, "VmHWM")
@@ -171,7 +171,7 @@ def test_more_than_100_header_fields_get_431(daemon_factory):
 
 
 def test_health_answers_within_1s_while_thousands_of_idle_connections_are_held(daemon_factory, many_descriptors):
-    d = daemon_factory().start().wait_ready()
+    d = daemon_factory(extra_args=NO_ARCHIVE).start().wait_ready()
     with_usual_descriptor_limit(d)
     pid = d.proc.pid
     fds0 = open_fds(pid)

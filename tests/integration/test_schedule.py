@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from conftest import Daemon, http_request, run_cli, start_writer, stop_writer, wait_until, wait_for_time
+from conftest import NO_ARCHIVE, Daemon, http_request, run_cli, start_writer, stop_writer, wait_until, wait_for_time
 
 UTC = dt.timezone.utc
 NAME_TIME = "%Y%m%dT%H%M%SZ"
@@ -130,7 +130,7 @@ def test_interval_backups_under_a_writer_are_pruned_to_exactly_the_policy(daemon
 
 
 def test_a_missed_night_is_caught_up_once_after_ready_and_not_after_a_restart(daemon_factory):
-    d = daemon_factory(env={"TZ": "UTC"}, extra_args=["--backup-at", "00:00"])
+    d = daemon_factory(env={"TZ": "UTC"}, extra_args=["--backup-at", "00:00", *NO_ARCHIVE])
     template = real_backup(d)
     seed(d, template, dt.datetime.now(UTC) - dt.timedelta(days=3))
     os.remove(template["file"])
@@ -147,7 +147,7 @@ def test_a_missed_night_is_caught_up_once_after_ready_and_not_after_a_restart(da
 
     # The same daemon again: the backup it just took is last night's.
     os.unlink(d.workdir / "notify.sock")
-    again = Daemon(d.workdir, env={"TZ": "UTC"}, extra_args=["--backup-at", "00:00"])
+    again = Daemon(d.workdir, env={"TZ": "UTC"}, extra_args=["--backup-at", "00:00", *NO_ARCHIVE])
     try:
         again.start().wait_ready()
         assert again.get_json("/status")[1]["backups"]["schedule"]["next"] == tomorrow

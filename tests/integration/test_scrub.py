@@ -5,7 +5,7 @@ counts as verified (`restore --latest` passes it over); a good one is recorded
 as checked."""
 import json
 
-from conftest import open_db, run_cli, wait_until
+from conftest import NO_ARCHIVE, open_db, run_cli, wait_until
 
 
 def take_backup(d):
@@ -26,7 +26,7 @@ def cli(d, *args):
 
 
 def test_the_scrub_finds_a_backup_damaged_after_it_was_written(daemon_factory):
-    d = daemon_factory(extra_args=["--verify-interval", "2s"]).start().wait_ready()
+    d = daemon_factory(extra_args=["--verify-interval", "2s", *NO_ARCHIVE]).start().wait_ready()
     con = open_db(d.database)
     con.execute("CREATE TABLE bulk (i INTEGER PRIMARY KEY, pad BLOB)")
     con.execute("WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 300) "

@@ -4,7 +4,7 @@ import os
 import re
 import sqlite3
 
-from conftest import SOURCE_DIR, MigrationFolder, linked_sqlite, query
+from conftest import NO_ARCHIVE, SOURCE_DIR, MigrationFolder, linked_sqlite, query
 
 
 def version_tuple(text):
@@ -60,7 +60,8 @@ def test_no_autocheckpoint_from_sqlkeeper_on_a_library_with_the_bug(daemon_facto
     folder.add(["CREATE TABLE big (x BLOB)",
                 "WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c WHERE i < 2000) "
                 "INSERT INTO big SELECT randomblob(3000) FROM c"], "big")
-    d = daemon_factory(migrations=folder.path)
+    # Without the archive, whose first backup checkpoints at once.
+    d = daemon_factory(migrations=folder.path, extra_args=NO_ARCHIVE)
     d.database.parent.mkdir(parents=True)
     # An open WAL-mode connection keeps a shared lock on the file, so no connection of
     # the daemon's is ever the last one to close (that close would checkpoint safely,

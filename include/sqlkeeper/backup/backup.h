@@ -9,6 +9,7 @@
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <string>
 
 #include "sqlkeeper/base/job.h"
@@ -31,6 +32,9 @@ struct BackupOptions {
   bool folder_locked = false;
   // Copy and verify at background priority; off while the applications' writers wait for the copy.
   bool background = true;
+  // The WAL archive's place for the snapshot (db/live_snapshot.h Options::under_gate);
+  // recorded in the sidecar as `archive: <chain> <seq> <unix ms>`.
+  std::function<std::string()> archive_mark;
 };
 
 struct BackupResult {
@@ -44,6 +48,7 @@ struct BackupResult {
   bool verified = false;
   std::string copy_method;      // "file" or "pages" (db/snapshot.h)
   std::string checkpoint_note;  // empty when the checkpoint completed or was not asked for
+  std::string archive_mark;     // the archive chain's place of this backup; empty: none
   std::chrono::system_clock::time_point at;
   std::chrono::milliseconds copy{};
   std::chrono::milliseconds verify{};

@@ -84,5 +84,7 @@ const CatalogEntry* last_regular_backup(const Catalog& catalog);
 
 // The lock file that serialises backups, restores and pruning in one folder.
 inline constexpr const char* kBackupLockName = ".sqlkeeper.lock";
+// The WAL archive's folder in the backup folder, unless archive-dir says otherwise.
+inline constexpr const char* kArchiveFolderName = "wal";
 
 }  // namespace sqlkeeper::core

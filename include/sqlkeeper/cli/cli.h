@@ -59,5 +59,7 @@ boost::program_options::options_description restore_options();
 int restore_command(const Invocation&);
 boost::program_options::options_description prune_options();
 int prune_command(const Invocation&);
+boost::program_options::options_description archive_options();
+int archive_command(const Invocation&);
 
 }  // namespace sqlkeeper::cli

@@ -47,7 +47,14 @@ struct Config {
   Duration verify_interval{};       // each kept backup re-hashed at least this often; 0: off
   Duration checkpoint_busy_wait{};
   std::string app_group;
+  bool archive = true;                // the continuous WAL archive (archive/archiver.h)
+  std::filesystem::path archive_dir;  // empty: <backup-dir>/wal (archive_folder())
+  Duration archive_interval{};        // the longest a commit waits to be durable in the archive
+  Duration archive_max_lag{};         // archiving failing this long ends the chain: failing health
 };
+
+// Where the WAL archive goes: archive-dir, or "wal" in the backup folder.
+std::filesystem::path archive_folder(const Config& config);
 
 struct OptionSpec {
   const char* name;

@@ -56,7 +56,22 @@ struct HealthInputs {
   std::string checkpoint_note;
   // The linked SQLite: without the WAL-reset fix sqlkeeper takes no checkpoints.
   sqlite::LibraryInfo sqlite;
+  // The WAL archive; nullopt when it is off.
+  struct Archive {
+    std::chrono::milliseconds interval{1000};
+    std::chrono::milliseconds max_lag{60000};
+    std::chrono::milliseconds lag{};        // the oldest transaction read and not yet durable
+    std::string error;                      // the last failure; empty while none
+    std::chrono::milliseconds failing_for{};
+    bool chain = false;                     // a chain runs
+    std::chrono::milliseconds no_chain_for{};  // how long none has run
+    std::vector<std::string> recent_gaps;   // gaps of the last day, each with when and why
+  };
+  std::optional<Archive> archive;
 };
+
+// A gap in the archive stays in the health this long after it opened.
+constexpr std::chrono::hours kArchiveGapShown{24};
 
 // Checkpoints keep the WAL near wal-max-bytes; one this many times past it is
 // pinned by a reader that never lets go.

@@ -48,6 +48,10 @@ class Maintenance {
   Started backup_now(const std::string& why);
 
   using BackupDone = std::function<void(const Outcome<core::BackupResult>&)>;
+  // The WAL archive's mark for each backup's snapshot (archive/archiver.h); none: no archive.
+  void set_archive_mark(std::function<std::string()> mark) { archive_mark_ = std::move(mark); }
+  bool backup_running() const { return backup_job_ != nullptr; }
+
   // Each listener is called on the loop after every backup, once the state records it.
   void on_backup_done(BackupDone listener) { backup_done_.push_back(std::move(listener)); }
 
@@ -65,6 +69,7 @@ class Maintenance {
   boost::asio::steady_timer checkpoint_timer_;
   std::shared_ptr<core::Job> backup_job_;
   std::vector<BackupDone> backup_done_;
+  std::function<std::string()> archive_mark_;
   bool checkpoint_pending_ = false;  // queued or running
   std::vector<CheckpointDone> checkpoint_waiters_;
   bool stopped_ = false;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "sqlkeeper/archive/archiver.h"
 #include "sqlkeeper/db/database.h"
 #include "sqlkeeper/daemon/health.h"
 #include "sqlkeeper/sqlite/library.h"
@@ -111,7 +112,18 @@ struct ScrubSummary {
   std::uint64_t checked_total = 0;
 };
 
+// The WAL archive as the loop last saw it (archive/archiver.h).
+struct ArchiveSummary {
+  bool on = false;
+  std::string off_reason;  // why it is off when archive=true asked for it
+  std::string dir;
+  std::chrono::milliseconds interval{1000};
+  std::chrono::milliseconds max_lag{60000};
+  archive::ArchiverStatus status;
+};
+
 struct DaemonState {
+  ArchiveSummary archive;
   core::Phase phase = core::Phase::starting;
   std::string phase_detail;  // e.g. the migration being applied, or the start-up error
   std::chrono::system_clock::time_point started_at;

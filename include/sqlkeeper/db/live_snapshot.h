@@ -22,6 +22,7 @@
 // grows meanwhile, it does not block writers).
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -36,6 +37,11 @@ class LiveSnapshot {
   struct Options {
     std::chrono::milliseconds busy_wait{200};  // checkpoint-busy-wait: the checkpoint's and the gate's bound
     std::uint64_t journal_size_limit = 64ULL << 20;
+    // Called while the write gate is held, before the WAL is copied into the
+    // file (nothing commits meanwhile): the WAL archive's place for this
+    // snapshot (archive/archiver.h mark()). What it returns is kept only when
+    // the snapshot is taken at that moment (archive_mark()).
+    std::function<std::string()> under_gate;
   };
 
   static LiveSnapshot take(const std::filesystem::path& database, Job& job, const Options& options);
@@ -48,6 +54,9 @@ class LiveSnapshot {
 
   // Copies the snapshot to `target` (db/snapshot.h's copy_database) and ends the read transaction.
   CopyInfo copy_to(const std::filesystem::path& target, Env& env, Job& job);
+
+  // What Options::under_gate returned when the snapshot began under the gate; else empty.
+  const std::string& archive_mark() const { return archive_mark_; }
 
   // Why the checkpoint before it did not complete; empty when it did or none ran.
   const std::string& checkpoint_note() const { return checkpoint_note_; }
@@ -62,6 +71,7 @@ class LiveSnapshot {
   sqlite::Connection* callers_ = nullptr;  // of(): the caller's connection
   bool whole_file_ = false;
   std::string checkpoint_note_;
+  std::string archive_mark_;
 };
 
 }  // namespace sqlkeeper::core

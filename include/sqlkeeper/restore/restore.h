@@ -67,4 +67,9 @@ struct RestoreResult {
 // from an in-place restore says that nothing was changed.
 RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreOptions& options, Env& env, Job& job);
 
+// The same for a file that is no backup but that sqlkeeper made and checked
+// itself (a point-in-time restore's replayed copy): loaded without a sidecar.
+RestoreResult restore_checked_file(const std::filesystem::path& file, const RestoreOptions& options, Env& env,
+                                   Job& job);
+
 }  // namespace sqlkeeper::core

@@ -230,5 +230,38 @@ TEST(EvaluateHealth, AFailedPostBackupCommandIsDegradedWithWhy) {
             "post-backup-command failed: exit status 3 for /b/app-x.db: rclone: no such remote");
 }
 
+TEST(EvaluateHealth, TheArchiveIsDegradedWhenItLagsOrAGapOpenedAndFailingWhenItHasNotArchivedForLong) {
+  auto in = healthy();
+  in.archive = HealthInputs::Archive{};
+  in.archive->chain = true;
+  in.archive->lag = 800ms;
+  EXPECT_EQ(check(evaluate_health(in), "archive").status, HealthStatus::ok);
+  in.archive->lag = 11s;  // past 10 x archive-interval
+  EXPECT_EQ(check(evaluate_health(in), "archive").status, HealthStatus::degraded);
+  in.archive->lag = 0ms;
+  in.archive->recent_gaps = {"archive gap from A to B: the WAL was restarted while sqlkeeper was not running"};
+  const auto gap = check(evaluate_health(in), "archive");
+  EXPECT_EQ(gap.status, HealthStatus::degraded);
+  EXPECT_NE(gap.detail.find("restarted"), std::string::npos) << gap.detail;
+  in.archive->recent_gaps.clear();
+  in.archive->error = "write wal/c/00000001.open: No space left on device";
+  in.archive->failing_for = 30s;
+  EXPECT_EQ(check(evaluate_health(in), "archive").status, HealthStatus::degraded);
+  in.archive->failing_for = 61s;  // past archive-max-lag
+  const auto failing = check(evaluate_health(in), "archive");
+  EXPECT_EQ(failing.status, HealthStatus::failing);
+  EXPECT_NE(failing.detail.find("No space left"), std::string::npos) << failing.detail;
+}
+
+TEST(EvaluateHealth, NoArchiveChainIsOkWhileItsBackupIsTakenAndFailingAfterTheMaxLag) {
+  auto in = healthy();
+  in.archive = HealthInputs::Archive{};
+  in.archive->chain = false;
+  in.archive->no_chain_for = 2s;
+  EXPECT_EQ(check(evaluate_health(in), "archive").status, HealthStatus::ok);
+  in.archive->no_chain_for = 2min;
+  EXPECT_EQ(check(evaluate_health(in), "archive").status, HealthStatus::failing);
+}
+
 }  // namespace
 }  // namespace sqlkeeper::core
