@@ -7,7 +7,14 @@ import signal
 import time
 from datetime import datetime, timezone
 
-from conftest import open_db, run_cli, wait_until
+import pytest
+
+from conftest import linked_sqlite, open_db, run_cli, wait_until
+
+# On an SQLite with the WAL-reset bug sqlkeeper takes no checkpoints, so no backup
+# can begin an archive chain: the archive is off there (its reason in /status).
+pytestmark = pytest.mark.skipif(not linked_sqlite()["wal_reset_fix"],
+                                reason="the archive is off on a library with the WAL-reset bug")
 
 
 def rfc3339(t):

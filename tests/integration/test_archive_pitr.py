@@ -16,7 +16,14 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-from conftest import BIN, run_cli, wait_until
+import pytest
+
+from conftest import linked_sqlite, BIN, run_cli, wait_until
+
+# On an SQLite with the WAL-reset bug sqlkeeper takes no checkpoints, so no backup
+# can begin an archive chain: the archive is off there (its reason in /status).
+pytestmark = pytest.mark.skipif(not linked_sqlite()["wal_reset_fix"],
+                                reason="the archive is off on a library with the WAL-reset bug")
 
 HERE = Path(__file__).parent
 INTERVAL_S = 1.0

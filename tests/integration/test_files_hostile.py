@@ -6,7 +6,7 @@ import json
 import os
 import stat
 
-from conftest import wait_until, open_db, run_cli
+from conftest import linked_sqlite, wait_until, open_db, run_cli
 
 
 def mode_of(path):
@@ -79,7 +79,9 @@ def test_every_file_has_its_mode_under_umask_0(daemon_factory):
             assert mode_of(path) == 0o660, suffix
     assert mode_of(d.socket) == 0o660
     assert stat.S_ISSOCK(os.lstat(d.socket).st_mode)
-    wait_until(lambda: (d.backups / "wal").is_dir(), 20, what="the archive's first chain")
+    archiving = linked_sqlite()["wal_reset_fix"]  # the archive is off on a library with the bug
+    if archiving:
+        wait_until(lambda: (d.backups / "wal").is_dir(), 20, what="the archive's first chain")
     # Backups stay owner-only whatever file-mode says.
     assert mode_of(d.backups) == 0o700
     for entry in d.backups.rglob("*"):
@@ -87,5 +89,5 @@ def test_every_file_has_its_mode_under_umask_0(daemon_factory):
             continue
         # Folders (the WAL archive's and its chains) owner-only too.
         assert mode_of(entry) == (0o700 if entry.is_dir() else 0o600), entry
-    assert (d.backups / "wal").is_dir(), "the WAL archive goes into the backup folder by default"
+    assert (d.backups / "wal").is_dir() == archiving, "the WAL archive goes into the backup folder by default"
     assert (d.backups / os.path.basename(made["file"])).exists()

@@ -1,0 +1,195 @@
+#!/usr/bin/env python3
+"""The WAL archive's cost and speed (issue 25), side by side with the archive off:
+
+  writer    commit latency p50/p99/max of an application committing one small row
+            every ~1 ms, with the archive off and on
+  lag       how long after its commit each transaction was durable in the archive
+            (p50/p99/max; /status sampled every 20 ms, so +-20 ms)
+  bytes     archive bytes written per WAL byte read
+  restore   restore --at latest --to X (the backup plus every archived transaction)
+            next to restore FILE --to X of that backup alone
+  idle      the daemon's context switches in 10 s with nothing written
+
+  python3 bench/archive_bench.py [--binary build/sqlkeeper] [--seconds 20] [--size-mib 64]
+"""
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def http_get(sock_path, target):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(str(sock_path))
+    s.sendall(f"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    data = b""
+    while chunk := s.recv(65536):
+        data += chunk
+    s.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), body
+
+
+def status(sock):
+    return json.loads(http_get(sock, "/status")[1])
+
+
+def pct(values, p):
+    values = sorted(values)
+    return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
+
+
+def start(binary, work, archive):
+    args = [binary, "run", "--database", work / "app.db", "--backup-dir", work / "backups", "--socket",
+            work / "s.sock", "--migrations", ROOT / "migrations", "--archive", "true" if archive else "false"]
+    proc = subprocess.Popen([str(a) for a in args], stdout=open(work / "daemon.log", "ab"), stderr=subprocess.STDOUT,
+                            env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"})
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            if http_get(work / "s.sock", "/health/ready")[0] == 200 and (
+                    not archive or status(work / "s.sock")["archive"]["chain"]):
+                return proc
+        except OSError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("the daemon did not get ready")
+
+
+def fill(db, size_mib):
+    con = sqlite3.connect(db, isolation_level=None)
+    con.execute("PRAGMA journal_mode=WAL")
+    con.execute("CREATE TABLE IF NOT EXISTS filler (id INTEGER PRIMARY KEY, v BLOB)")
+    con.execute("CREATE TABLE IF NOT EXISTS ticks (id INTEGER PRIMARY KEY, at REAL, pad BLOB)")
+    con.execute("BEGIN")
+    for _ in range(size_mib * 16):
+        con.execute("INSERT INTO filler (v) VALUES (randomblob(65000))")
+    con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+
+
+def write(db, seconds, sock=None):
+    """Commits a row every ~1 ms; returns latencies (ms), commit end times, and /status samples."""
+    con = sqlite3.connect(db, isolation_level=None, timeout=10)
+    latencies, done = [], []
+    samples = []
+    stop = threading.Event()
+
+    def sample():
+        while not stop.is_set():
+            try:
+                samples.append((time.time(), status(sock)["archive"]["last_transaction"]))
+            except OSError:
+                pass
+            time.sleep(0.02)
+    sampler = threading.Thread(target=sample) if sock else None
+    if sampler:
+        sampler.start()
+    first_seq = status(sock)["archive"]["last_transaction"] if sock else 0
+    end = time.time() + seconds
+    while time.time() < end:
+        t0 = time.perf_counter()
+        con.execute("INSERT INTO ticks (at, pad) VALUES (?, randomblob(100))", (time.time(),))
+        latencies.append((time.perf_counter() - t0) * 1000)
+        done.append(time.time())
+        time.sleep(0.001)
+    time.sleep(2)
+    stop.set()
+    if sampler:
+        sampler.join()
+    con.close()
+    return latencies, done, samples, first_seq
+
+
+def lags(done, samples, first_seq):
+    out = []
+    j = 0
+    for k, t in enumerate(done, start=1):
+        while j < len(samples) and samples[j][1] < first_seq + k:
+            j += 1
+        if j == len(samples):
+            break
+        out.append((samples[j][0] - t) * 1000)
+    return out
+
+
+def idle_switches(pid, seconds=10):
+    def switches():
+        fields = dict(line.split(":", 1) for line in open(f"/proc/{pid}/status") if ":" in line)
+        return int(fields["voluntary_ctxt_switches"]) + int(fields["nonvoluntary_ctxt_switches"])
+    time.sleep(2)
+    before = switches()
+    time.sleep(seconds)
+    return switches() - before
+
+
+def timed(cmd):
+    t0 = time.perf_counter()
+    r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+    if r.returncode != 0:
+        raise SystemExit(r.stderr)
+    return (time.perf_counter() - t0) * 1000
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--binary", default=str(ROOT / "build" / "sqlkeeper"))
+    ap.add_argument("--seconds", type=int, default=20)
+    ap.add_argument("--size-mib", type=int, default=64)
+    args = ap.parse_args()
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="sk-archive-bench-") as tmp:
+        for archive in (False, True):
+            work = Path(tmp) / ("on" if archive else "off")
+            work.mkdir()
+            fill(work / "app.db", args.size_mib)
+            proc = start(args.binary, work, archive)
+            try:
+                idle = idle_switches(proc.pid)
+                lat, done, samples, first = write(work / "app.db", args.seconds, work / "s.sock" if archive else None)
+                row = {"archive": "on" if archive else "off", "commits": len(lat), "p50": pct(lat, 50),
+                       "p99": pct(lat, 99), "max": max(lat), "idle": idle}
+                if archive:
+                    lag = lags(done, samples, first)
+                    a = status(work / "s.sock")["archive"]
+                    row.update(lag_p50=pct(lag, 50), lag_p99=pct(lag, 99), lag_max=max(lag),
+                               ratio=a["archive_bytes_written"] / max(1, a["wal_bytes_read"]))
+                    backup = next((work / "backups").glob("app-*.db"))
+                    cli = ["--database", work / "app.db", "--backup-dir", work / "backups", "--migrations",
+                           ROOT / "migrations", "--socket", work / "s.sock"]
+                    row["restore_backup_ms"] = timed([args.binary, "restore", backup, "--to", work / "r1.db", *cli])
+                    row["restore_at_ms"] = timed([args.binary, "restore", "--at", "latest", "--to", work / "r2.db", *cli])
+                    row["replayed"] = len(done)
+                rows.append(row)
+            finally:
+                proc.terminate()
+                proc.wait(30)
+    print(f"\nWAL archive, {args.size_mib} MiB database, a writer committing every ~1 ms for {args.seconds} s\n")
+    print("| archive | commits | writer p50 ms | p99 ms | max ms | idle context switches / 10 s |")
+    print("| --- | --- | --- | --- | --- | --- |")
+    for r in rows:
+        print(f"| {r['archive']} | {r['commits']} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | {r['idle']} |")
+    on = rows[1]
+    print(f"\nwriter p99 on/off: {on['p99'] / rows[0]['p99']:.2f}x")
+    print(f"archive lag after commit: p50 {on['lag_p50']:.0f} ms, p99 {on['lag_p99']:.0f} ms, max {on['lag_max']:.0f} ms "
+          f"(archive-interval 1 s; /status sampled every 20 ms)")
+    print(f"archive bytes per WAL byte: {on['ratio']:.3f}")
+    print(f"restore of the backup alone: {on['restore_backup_ms']:.0f} ms; restore --at latest "
+          f"(the backup plus {on['replayed']} transactions): {on['restore_at_ms']:.0f} ms "
+          f"({on['restore_at_ms'] / on['restore_backup_ms']:.2f}x)")
+
+
+if __name__ == "__main__":
+    main()
