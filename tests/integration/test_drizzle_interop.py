@@ -5,11 +5,12 @@ rebuild loses through ON DELETE CASCADE.
 
 Needs SK_TEST_NODE_MODULES (tests/interop/setup.sh); without it these tests fail."""
 import json
+import time
 
 import pytest
 
-from conftest import (EX_DATAERR, MigrationFolder, drizzle_bookkeeping, drizzle_migrate, migrate_cli, open_db,
-                      query, schema_sql, sha256_of, user_tables)
+from conftest import (EX_DATAERR, MigrationFolder, drizzle_bookkeeping, drizzle_migrate, linked_sqlite, migrate_cli,
+                      open_db, query, schema_sql, sha256_of, user_tables)
 
 FIXTURE_WHENS = [1735689600000, 1735776000000, 1735862400000]
 
@@ -213,3 +214,37 @@ def test_better_sqlite3_reads_and_writes_what_sqlkeeper_checkpoints_and_backs_up
     assert better_sqlite(backup, 0, "read") == {"count": 2000, "integrity": "ok"}
     # drizzle's bookkeeping is in the backup as in the database
     assert drizzle_bookkeeping(backup) == drizzle_bookkeeping(d.database)
+
+
+@pytest.mark.skipif(not linked_sqlite()["wal_reset_fix"], reason="the archive is off on a library with the WAL-reset bug")
+def test_a_point_in_time_restore_of_what_better_sqlite3_wrote_is_what_drizzles_migrator_accepts(fixture_folder,
+                                                                                                 daemon_factory,
+                                                                                                 tmp_path):
+    """The application's own stack writing while the archive runs (better-sqlite3,
+    its default autocheckpoint), then restore --at a moment between two batches:
+    the first batch whole, none of the second, and drizzle-orm's migrate() finds
+    its bookkeeping as it left it."""
+    from datetime import datetime, timezone
+    from conftest import run_cli, wait_until
+    d = daemon_factory(migrations=fixture_folder.path).start().wait_ready()
+
+    def archive():
+        return d.get_json("/status")[1]["archive"]
+    wait_until(lambda: archive()["chain"] is not None, 20, what="the first archive chain")
+    before = archive()["last_transaction"]
+    assert better_sqlite(d.database, 500) == {"count": 500, "integrity": "ok"}
+    wait_until(lambda: archive()["last_transaction"] >= before + 501, 20, what="the first batch archived")
+    time.sleep(1.2)
+    moment = datetime.fromtimestamp(time.time(), timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    time.sleep(1.2)
+    before = archive()["last_transaction"]
+    assert better_sqlite(d.database, 300) == {"count": 800, "integrity": "ok"}
+    wait_until(lambda: archive()["last_transaction"] >= before + 300, 20, what="the second batch archived")
+    restored = tmp_path / "restored.db"
+    r = run_cli("restore", "--at", moment, "--to", restored, "--database", d.database, "--backup-dir", d.backups,
+                "--migrations", fixture_folder.path)
+    assert r.returncode == 0, r.stderr
+    assert better_sqlite(restored, 0, "read") == {"count": 500, "integrity": "ok"}
+    report = drizzle_migrate(restored, fixture_folder.path)
+    assert report["applied_before"] == report["applied_after"] == 3
+    assert drizzle_bookkeeping(restored) == drizzle_bookkeeping(d.database)
