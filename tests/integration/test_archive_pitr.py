@@ -134,9 +134,17 @@ def test_restore_at_random_moments_holds_exactly_a_prefix_of_the_commits(daemon_
     # From the archive's first moment (the backup at start) to a second after the last commit.
     first = max(min(b for b, _ in commits.values()) - 1.0, parse_ms(report["covered"][0]["from"]))
     last = max(a for _, a in commits.values()) + 1.0
+    # 40 TIMEs inside the covered ranges (each must restore), 10 anywhere (a gap refuses).
+    covered = [(max(parse_ms(c["from"]), first), min(parse_ms(c["to"]), last)) for c in report["covered"]]
+    covered = [(a, b) for a, b in covered if b > a]
+    assert covered, report["covered"]
+
+    def inside():
+        a, b = rng.choices(covered, weights=[b - a for a, b in covered])[0]
+        return rng.uniform(a, b)
     tried = restored = refused = checked = 0
     for n in range(50):
-        t = rng.uniform(first, last)
+        t = inside() if n < 40 else rng.uniform(first, last)
         tried += 1
         target = tmp_path / f"at-{n}.db"
         r = run_cli("restore", "--at", rfc3339(t), "--to", target, *cli_args(d))
@@ -160,4 +168,4 @@ def test_restore_at_random_moments_holds_exactly_a_prefix_of_the_commits(daemon_
     print(f"\nPITR property: {total} commits, {len(kills)} kills, {len(gaps)} gaps reported, {truncates} app "
           f"TRUNCATEs; {tried} TIMEs: {restored} restored and checked ({checked} commit checks), {refused} refused "
           f"in a gap; gaps (s): {[round(u - s_, 2) for s_, u, _ in gaps]}; covered: {report['covered']}")
-    assert restored >= 25
+    assert restored >= 40
