@@ -49,7 +49,10 @@ TEST(Checkpoint, LockedStepCopiesLittleWhileAWriterAppendsToALargeWal) {
       std::this_thread::sleep_for(1ms);
     }
   });
-  while (commits < 10) std::this_thread::sleep_for(1ms);
+  // The writer under way first; bounded, so a writer that cannot commit fails the test below.
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (commits < 10 && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(1ms);
+  EXPECT_GE(commits, 10) << "the writer did not commit within 10 s";
   Job job("checkpoint");
   const auto r = checkpoint_database(db, job, 200ms, 64ULL << 20);
   const int during = commits;
