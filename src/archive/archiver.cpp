@@ -87,8 +87,8 @@ bool Archiver::initialize() {
     status_.running = true;
     status_.error.clear();
     status_.failing_since_ms = 0;
-    if (!writer_) {
-      status_.no_chain_since_ms = now_ms();
+    if (!writer_) status_.no_chain_since_ms = now_ms();
+    if (!writer_ || !status_.chain_has_base) {
       if (options_.on_needs_base) options_.on_needs_base();
     }
     return true;
@@ -117,7 +117,14 @@ void Archiver::stop() {
   (void)!::write(wake_.get(), &one, sizeof one);
   thread_.join();
   const std::lock_guard lock(mutex_);
-  if (!status_.running) return;
+  if (status_.running) finish();
+  // The folder is free for the next archiver (a restart in the same process) once this returns.
+  writer_.reset();
+  lock_ = Fd();
+}
+
+// The last step and flush, and a `stop` record: the next start goes on from here.
+void Archiver::finish() {
   try {
     step();
     flush(true);
@@ -166,6 +173,11 @@ void Archiver::resume_newest_chain() {
       status_.chain = writer_->id();
       status_.last_seq = tail.last_seq;
       status_.last_archived_ms = tail.last_ms;
+      status_.chain_has_base = !options_.has_base || options_.has_base(writer_->id());
+      if (!status_.chain_has_base) {
+        status_.no_chain_since_ms = now_ms();
+        spdlog::warn("archive: chain {} has no finished backup yet; one is taken at once", writer_->id());
+      }
     } catch (const Error& e) {
       writer_.reset();
       status_.gaps.push_back({it->last_ms, 0, "the archive chain " + it->id + " could not be reopened: " + e.what()});
@@ -216,6 +228,7 @@ void Archiver::end_chain(const std::string& cause) {
   }
   writer_.reset();
   status_.chain.clear();
+  status_.chain_has_base = false;
   pending_.clear();
   status_.pending_bytes = 0;
   status_.pending_transactions = 0;
@@ -343,7 +356,7 @@ std::string Archiver::mark() {
       hold_folder();
       writer_.emplace(ChainWriter::create(options_.dir, id, options_.database_identity, start_record(position_, now), env_));
       status_.chain = id;
-      status_.no_chain_since_ms = 0;
+      status_.chain_has_base = false;  // until this backup finishes (base_taken)
       status_.last_seq = 0;
       status_.last_archived_ms = now;
       status_.error.clear();
@@ -361,9 +374,16 @@ std::string Archiver::mark() {
   }
 }
 
+void Archiver::base_taken(const std::string& mark) {
+  const std::lock_guard lock(mutex_);
+  if (!writer_ || !mark.starts_with(writer_->id() + " ")) return;
+  status_.chain_has_base = true;
+  status_.no_chain_since_ms = 0;
+}
+
 bool Archiver::needs_base() const {
   const std::lock_guard lock(mutex_);
-  return status_.running && !writer_;
+  return status_.running && (!writer_ || !status_.chain_has_base);
 }
 
 ArchiverStatus Archiver::status() const {

@@ -38,8 +38,17 @@ void ArchiveKeeper::start(const config::Config& config, std::function<void()> th
   // From the archive's thread to the loop: a backup at once begins the next chain.
   options.on_needs_base = [this] { boost::asio::post(io_, [this] { refresh(); }); };
   options.on_pinned = [this, then = std::move(then)] { boost::asio::post(io_, then); };
+  options.has_base = [dir = config.backup_dir, stem = config.database.stem().string()](const std::string& chain) {
+    for (const auto& b : core::read_catalog(dir, stem).backups)
+      if (b.sidecar && b.sidecar->field("archive").starts_with(chain + " ")) return true;
+    return false;
+  };
   archiver_ = std::make_unique<archive::Archiver>(options, env_);
   maintenance_.set_archive_mark([archiver = archiver_.get()] { return archiver->mark(); });
+  maintenance_.on_backup_done([this](const Outcome<core::BackupResult>& r) {
+    if (r.value && !r.value->archive_mark.empty()) archiver_->base_taken(r.value->archive_mark);
+    refresh();
+  });
   archiver_->start();
   a.on = true;
   spdlog::info("WAL archive in {} (archive-interval {} ms)", a.dir, a.interval.count());

@@ -131,6 +131,7 @@ json archive_json(const DaemonState& state, std::chrono::system_clock::time_poin
           {"dir", s.dir},
           {"interval_ms", s.interval.count()},
           {"chain", a.chain.empty() ? json(nullptr) : json(a.chain)},
+          {"chain_has_base", a.chain_has_base},
           {"last_transaction", a.last_seq},
           {"last_archived", a.last_archived_ms ? json(format_millis(a.last_archived_ms)) : json(nullptr)},
           {"lag_ms", a.oldest_pending_ms ? std::max<std::int64_t>(0, now_ms - a.oldest_pending_ms) : 0},
@@ -354,7 +355,8 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
     h.lag = std::chrono::milliseconds(a.oldest_pending_ms > 0 ? std::max<std::int64_t>(0, now_ms - a.oldest_pending_ms) : 0);
     h.error = a.error;
     h.failing_for = std::chrono::milliseconds(a.failing_since_ms > 0 ? now_ms - a.failing_since_ms : 0);
-    h.chain = !a.chain.empty();
+    // A chain restores nothing before a finished backup marks its place in it.
+    h.chain = !a.chain.empty() && a.chain_has_base;
     h.no_chain_for = std::chrono::milliseconds(a.no_chain_since_ms > 0 ? std::max<std::int64_t>(0, now_ms - a.no_chain_since_ms) : 0);
     for (const auto& g : a.gaps)
       if (now_ms - g.since_ms < std::chrono::duration_cast<std::chrono::milliseconds>(core::kArchiveGapShown).count())

@@ -29,9 +29,15 @@ def cli_args(d):
     return ["--database", d.database, "--backup-dir", d.backups, "--migrations", d.migrations, "--socket", d.socket]
 
 
+def based(d):
+    """A chain runs and a finished backup marks its place in it."""
+    a = archive_status(d)
+    return a["chain"] is not None and a["chain_has_base"]
+
+
 def started(daemon_factory, *args):
     d = daemon_factory(extra_args=list(args)).start().wait_ready()
-    wait_until(lambda: archive_status(d)["chain"] is not None, 20, what="the first archive chain")
+    wait_until(lambda: based(d), 30, what="the first archive chain and its backup")
     return d
 
 
@@ -140,6 +146,7 @@ def test_a_restart_without_a_wal_restart_goes_on_with_the_chain_and_names_the_pa
     restart(d)
     wait_until(lambda: archive_status(d)["chain"] is not None, 20, what="the chain")
     assert archive_status(d)["chain"] == chain, "the WAL was not restarted: the same chain goes on"
+    assert archive_status(d)["chain_has_base"], "the chain's backup is in the backup folder"
     insert(d, 21, 20)
     report = json.loads(run_cli("archive", "--json", *cli_args(d)).stdout)
     assert [g["cause"] for g in report["gaps"]] == ["sqlkeeper was not running"], report["gaps"]
@@ -161,7 +168,7 @@ def test_the_archive_keeps_what_the_kept_backups_need(daemon_factory):
     con.execute("INSERT INTO items VALUES (1000)")
     con.close()
     restart(d)
-    wait_until(lambda: archive_status(d)["chain"] not in (None, first_chain), 20, what="a new chain")
+    wait_until(lambda: based(d) and archive_status(d)["chain"] != first_chain, 30, what="a new chain and its backup")
     assert (d.backups / "wal" / first_chain).is_dir()
     r = run_cli("prune", "--dry-run", *cli_args(d))
     assert r.returncode == 0 and "archive:" not in r.stdout, r.stdout

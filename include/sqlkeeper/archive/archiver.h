@@ -59,6 +59,11 @@ struct ArchiverOptions {
   // start-up open the database, whose connection closing last would otherwise
   // checkpoint and restart the WAL under a chain that is to go on.
   std::function<void()> on_pinned;
+  // Called on the archive's thread for a chain reopened at start: does a
+  // finished backup mark its place in it? A chain begun by a backup that never
+  // finished (the daemon stopped or the backup failed) restores nothing until
+  // one does, so the daemon takes one at once (needs_base()). None: assumed so.
+  std::function<bool(const std::string& chain)> has_base;
 };
 
 struct ArchiveGap {
@@ -70,7 +75,8 @@ struct ArchiveGap {
 struct ArchiverStatus {
   bool running = false;
   std::string chain;  // empty: none; a chain waits for a backup to begin from
-  std::int64_t no_chain_since_ms = 0;  // while there is none
+  bool chain_has_base = false;  // a finished backup marks its place in `chain`
+  std::int64_t no_chain_since_ms = 0;  // while none runs, or the one running has no base yet
   std::uint64_t last_seq = 0;
   std::int64_t last_archived_ms = 0;   // the newest record made durable
   std::int64_t oldest_pending_ms = 0;  // when the oldest transaction not yet durable was read; 0: none
@@ -101,13 +107,17 @@ class Archiver {
   // chain's position for the backup's sidecar ("<chain> <seq> <unix ms>"), or
   // "" when it cannot (the backup is then no point of any chain).
   std::string mark();
+  // A backup whose mark() returned `mark` is finished: its chain has a base.
+  void base_taken(const std::string& mark);
 
+  // No chain runs, or the one running has no finished backup yet.
   bool needs_base() const;
   ArchiverStatus status() const;
 
  private:
   void run();
   bool initialize();
+  void finish();
   void hold_folder();
   void tell_pinned();
   void resume_newest_chain();

@@ -1,0 +1,107 @@
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+#include "sqlkeeper/archive/archiver.h"
+#include "sqlkeeper/sqlite/connection.h"
+#include "sqlkeeper/sqlite/library.h"
+#include "support/scratch_dir.h"
+
+namespace sqlkeeper::archive {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Bounded: the archive's thread pins and reads the folder within milliseconds.
+void wait_until_running(const Archiver& a) {
+  const auto deadline = std::chrono::steady_clock::now() + 10s;
+  while (!a.status().running) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the archive did not start: " << a.status().error;
+    std::this_thread::sleep_for(5ms);
+  }
+}
+
+class ArchiverBase : public test_support::ScratchDirTest {
+ protected:
+  void SetUp() override {
+    if (!sqlite::linked_library().wal_reset_fix) GTEST_SKIP() << "the archive is off with the WAL-reset bug";
+    ScratchDirTest::SetUp();
+    db_ = dir_ / "app.db";
+    app_.emplace(db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5s);
+    app_->exec("PRAGMA journal_mode=WAL");
+    app_->exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
+  }
+  ArchiverOptions options(std::function<bool(const std::string&)> has_base) {
+    ArchiverOptions o;
+    o.database = db_;
+    o.dir = dir_ / "wal";
+    o.database_identity = db_.string();
+    o.interval = 100ms;
+    o.has_base = std::move(has_base);
+    return o;
+  }
+  std::filesystem::path db_;
+  std::optional<sqlite::Connection> app_;  // open throughout: the WAL stays
+};
+
+// A chain is worth something only from a finished backup on: a backup that
+// marked its place and then failed, or was stopped with the daemon, leaves a
+// chain the daemon must give a base at once, not at the next nightly backup.
+TEST_F(ArchiverBase, AChainNeedsABaseUntilTheBackupThatMarkedItFinishes) {
+  Archiver a(options(nullptr), Env::real());
+  a.start();
+  wait_until_running(a);
+  EXPECT_TRUE(a.needs_base()) << "no chain yet";
+  const auto first = a.mark();
+  ASSERT_FALSE(first.empty());
+  EXPECT_TRUE(a.needs_base()) << "the backup that began the chain has not finished";
+  EXPECT_TRUE(a.status().no_chain_since_ms > 0);
+  a.base_taken("another-chain 0 1");
+  EXPECT_TRUE(a.needs_base()) << "a backup of another chain is no base of this one";
+  app_->exec("INSERT INTO t VALUES (1)");
+  const auto second = a.mark();  // the failed base is tried again: same chain, later place
+  EXPECT_EQ(second.substr(0, second.find(' ')), first.substr(0, first.find(' ')));
+  a.base_taken(second);
+  EXPECT_FALSE(a.needs_base());
+  EXPECT_TRUE(a.status().chain_has_base);
+  EXPECT_EQ(a.status().no_chain_since_ms, 0);
+  a.stop();
+}
+
+TEST_F(ArchiverBase, AChainReopenedAtStartWithoutAFinishedBackupNeedsOne) {
+  std::string chain;
+  {
+    Archiver a(options(nullptr), Env::real());
+    a.start();
+    wait_until_running(a);
+    chain = a.mark();
+    chain = chain.substr(0, chain.find(' '));
+    a.stop();  // the daemon stopped while the chain's first backup ran
+  }
+  std::string asked;
+  Archiver b(options([&](const std::string& c) {
+               asked = c;
+               return false;
+             }),
+             Env::real());
+  b.start();
+  wait_until_running(b);
+  EXPECT_EQ(asked, chain);
+  EXPECT_EQ(b.status().chain, chain) << "the WAL was not restarted: the chain goes on";
+  EXPECT_FALSE(b.status().chain_has_base);
+  EXPECT_TRUE(b.needs_base());
+  b.stop();
+
+  Archiver c(options([](const std::string&) { return true; }), Env::real());
+  c.start();
+  wait_until_running(c);
+  EXPECT_EQ(c.status().chain, chain);
+  EXPECT_FALSE(c.needs_base()) << "a finished backup marks its place in the chain";
+  c.stop();
+}
+
+}  // namespace
+}  // namespace sqlkeeper::archive
