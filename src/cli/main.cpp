@@ -16,10 +16,17 @@ namespace po = boost::program_options;
 namespace sqlkeeper::cli {
 namespace {
 
-po::options_description config_options() {
+// A command's own option of the same name wins (`verify --archive` checks the
+// archive; the configuration's `archive` is then given by file or variable).
+bool shadowed(const po::options_description& own, const char* name) {
+  return own.find_nothrow(name, false) != nullptr;
+}
+
+po::options_description config_options(const po::options_description& own) {
   po::options_description desc("Configuration (also SQLKEEPER_<NAME> variables and --config file keys)");
   desc.add_options()("config", po::value<std::string>(), "INI configuration file");
   for (const auto& spec : config::option_table()) {
+    if (shadowed(own, spec.name)) continue;
     const std::string help = std::string(spec.help) + " [" + spec.default_value + "]";
     auto* value = po::value<std::string>();
     // Boolean options may be given bare: `--allow-out-of-order` means true.
@@ -74,7 +81,7 @@ const std::vector<Command>& commands() {
        backup_command},
       {"backups", "backups [--json]", "list the backups: time, size, label, verified, checksum", backups_options,
        backups_command},
-      {"verify", "verify FILE...|--all", "check backups' checksums and integrity", verify_options, verify_command,
+      {"verify", "verify FILE...|--all|--archive", "check backups' checksums and integrity", verify_options, verify_command,
        SIZE_MAX},
       {"restore", "restore (--latest|FILE|--at TIME [--dry-run]) [--to PATH] [--force] [--force-schema]",
        "verified restore, safe while the app has it open; --at: to any second the WAL archive covers",
@@ -105,8 +112,8 @@ int main(int argc, char** argv) {
     print_usage(std::cerr);
     return EX_USAGE;
   }
-  const auto config_desc = config_options();
   auto own = command->options();
+  const auto config_desc = config_options(own);
   own.add_options()("help,h", "show this help");
   po::options_description all;
   all.add(own).add(config_desc);
@@ -144,7 +151,7 @@ int main(int argc, char** argv) {
     return EX_CONFIG;
   }
   for (const auto& spec : config::option_table())
-    if (inv.vars.count(spec.name)) inv.config_flags[spec.name] = inv.vars[spec.name].as<std::string>();
+    if (!shadowed(own, spec.name) && inv.vars.count(spec.name)) inv.config_flags[spec.name] = inv.vars[spec.name].as<std::string>();
   if (inv.vars.count("config")) {
     inv.config_file = inv.vars["config"].as<std::string>();
   } else {

@@ -1,4 +1,4 @@
-// `sqlkeeper verify FILE...|--all`: the checksum (when a sidecar exists) and
+// `sqlkeeper verify FILE...|--all` (and --archive: cli/verify_archive.cpp): the checksum (when a sidecar exists) and
 // PRAGMA integrity_check of backups; non-zero when any is bad, naming it and why.
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -18,7 +18,9 @@ namespace sqlkeeper::cli {
 
 po::options_description verify_options() {
   po::options_description desc("Options");
-  desc.add_options()("all", "verify every backup in the backup folder")("json", "print a JSON array");
+  desc.add_options()("all", "verify every backup in the backup folder")(
+      "archive", "check every kept WAL archive chain against the backups (page by page) and replay its tail")(
+      "json", "print JSON");
   return desc;
 }
 
@@ -27,6 +29,11 @@ int verify_command(const Invocation& inv) {
   config::check_paths(loaded);
   const auto& c = loaded.config;
   daemon::setup_logging(c.log_level, c.log_format);
+  if (inv.vars.count("archive")) {
+    if (!inv.positional.empty() || inv.vars.count("all"))
+      throw Error(ErrorCode::config, "--archive checks the archive: give no FILE and no --all with it");
+    return verify_archive_command(inv, c);
+  }
   const auto database = core::database_identity(c.database);
   std::vector<std::filesystem::path> files;
   if (inv.vars.count("all")) {

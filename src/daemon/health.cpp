@@ -156,6 +156,9 @@ HealthCheck check_archive(const HealthInputs& in) {
     return {"archive", HealthStatus::failing,
             "archiving has failed for " + config::format_duration(std::chrono::duration_cast<std::chrono::seconds>(a.failing_for)) +
                 ": " + a.error};
+  // The archive and the backups disagree: a restore --at between them cannot be trusted.
+  if (!a.chain_mismatch.empty())
+    return {"archive", HealthStatus::failing, "the archive does not reproduce the last backup: " + a.chain_mismatch};
   std::string gaps;
   for (const auto& g : a.recent_gaps) gaps += (gaps.empty() ? "" : "; ") + g;
   if (!a.chain) {

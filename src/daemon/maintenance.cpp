@@ -24,6 +24,26 @@ using namespace std::chrono_literals;
 constexpr auto kCheckpointLimit = std::chrono::milliseconds(10min);
 constexpr auto kBackupLimit = std::chrono::milliseconds(6h);
 
+// On the worker, after a backup that has a place in an archive chain: the
+// chain's backup before it brought forward by the archive must be this one.
+// A problem is recorded, never thrown: the backup itself is good and published.
+std::optional<core::ChainStep> check_against_chain(const core::BackupResult& backup,
+                                                   const std::filesystem::path& archive_dir,
+                                                   const std::filesystem::path& database, Env& env, core::Job& job) {
+  if (archive_dir.empty() || backup.archive_mark.empty()) return std::nullopt;
+  const auto point = archive::parse_chain_point(backup.archive_mark, backup.file);
+  if (!point) return std::nullopt;
+  try {
+    return core::check_new_backup(archive_dir, backup.file.parent_path(), database, *point, env, job);
+  } catch (const Error& e) {
+    if (e.code() == ErrorCode::stopped) return std::nullopt;  // the daemon stops: checked next time
+    core::ChainStep failed;
+    failed.from = failed.to = *point;
+    failed.problem = std::string("cannot check ") + backup.file.filename().string() + " against its chain: " + e.what();
+    return failed;
+  }
+}
+
 }  // namespace
 
 Maintenance::Maintenance(asio::io_context& io, Worker& worker, DaemonState& state, const config::Config& config,
@@ -141,18 +161,24 @@ Maintenance::Started Maintenance::backup_now(const std::string& why) {
   const auto database = config_.database;
   const auto busy = config_.busy_timeout;
   auto& env = env_;
+  // Written by the job before its outcome is posted to the loop, read there.
+  auto chain_check = std::make_shared<std::optional<core::ChainStep>>();
   const auto posted = post_job<core::BackupResult>(
       worker_, io_, "backup", kBackupLimit,
-      [database, busy, options, &env](core::Job& job) {
+      [database, busy, options, &env, archive_dir = archive_dir_, chain_check](core::Job& job) {
         auto source = core::open_database_readonly(database, busy);
+        core::BackupResult result;
         try {
-          return core::take_backup(source, options, env, job);
+          result = core::take_backup(source, options, env, job);
         } catch (const Error& e) {
           if (e.sys_errno() != EACCES && e.sys_errno() != EPERM) throw;
           throw Error(e.code(), e.what() + ownership_hint(options.dir), e.sqlite_code(), e.sys_errno());
         }
+        *chain_check = check_against_chain(result, archive_dir, database, env, job);
+        return result;
       },
-      [this, id](const Outcome<core::BackupResult>& r) { on_backup(id, r); }, /*join=*/false);
+      [this, id, chain_check](const Outcome<core::BackupResult>& r) { on_backup(id, r, *chain_check); },
+      /*join=*/false);
   ++state_.backup.next_id;
   backup_job_ = posted.job;
   state_.backup.running_id = id;
@@ -168,7 +194,8 @@ void Maintenance::sync_progress() {
   state_.backup.pages_total = backup_job_->total();
 }
 
-void Maintenance::on_backup(const std::string& id, const Outcome<core::BackupResult>& r) {
+void Maintenance::on_backup(const std::string& id, const Outcome<core::BackupResult>& r,
+                            const std::optional<core::ChainStep>& chain_check) {
   backup_job_.reset();
   auto& b = state_.backup;
   b.running_id.clear();
@@ -189,10 +216,29 @@ void Maintenance::on_backup(const std::string& id, const Outcome<core::BackupRes
                  v.bytes, v.copy.count(), v.verify.count(), v.total.count(),
                  v.checkpoint_note.empty() ? "" : "; " + v.checkpoint_note);
   }
+  if (chain_check) record_chain_check(*chain_check);
   // Counted here at once; the folder watch reads the folder itself next (daemon.cpp).
   if (r.value) ++state_.backup_count;
   changed_();
   for (const auto& listener : backup_done_) listener(r);
+}
+
+void Maintenance::record_chain_check(const core::ChainStep& step) {
+  auto& c = state_.archive.chain_check;
+  ++c.total;
+  const auto text = step.ok ? step.from.backup.filename().string() + " + " + std::to_string(step.transactions) +
+                                  " archived transactions = " + step.to.backup.filename().string() + " (" +
+                                  std::to_string(step.pages) + " pages)"
+                            : step.problem;
+  c.last = ArchiveSummary::ChainCheck::Last{step.to.backup.filename().string(), env_.now(), step.ok, text,
+                                           step.duration};
+  if (step.ok) {
+    spdlog::info("archive: chain check of {}: {} ({} ms)", c.last->backup, text, step.duration.count());
+  } else {
+    ++c.mismatches_total;
+    c.mismatch = *c.last;
+    spdlog::critical("archive: chain check of {} FAILED: {}", c.last->backup, text);
+  }
 }
 
 }  // namespace sqlkeeper::daemon

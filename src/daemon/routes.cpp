@@ -117,6 +117,19 @@ HttpResponse ready(const DaemonState& state) {
   return {is_ready ? 200u : 503u, "application/json", body.dump() + "\n"};
 }
 
+json chain_check_json(const ArchiveSummary::ChainCheck& c) {
+  const auto last = [](const std::optional<ArchiveSummary::ChainCheck::Last>& l) -> json {
+    if (!l) return nullptr;
+    return {{"backup", l->backup},
+            {"at", config::format_utc(l->at)},
+            {"ok", l->ok},
+            {"result", l->text},
+            {"ms", l->duration.count()}};
+  };
+  return {{"last", last(c.last)}, {"last_mismatch", last(c.mismatch)}, {"total", c.total},
+          {"mismatches_total", c.mismatches_total}};
+}
+
 json archive_json(const DaemonState& state, std::chrono::system_clock::time_point now) {
   const auto& s = state.archive;
   if (!s.on) return {{"on", false}, {"off_reason", s.off_reason.empty() ? json(nullptr) : json(s.off_reason)}};
@@ -141,7 +154,8 @@ json archive_json(const DaemonState& state, std::chrono::system_clock::time_poin
           {"wal_bytes_read", a.wal_bytes_read},
           {"archive_bytes_written", a.archive_bytes_written},
           {"error", a.error.empty() ? json(nullptr) : json(a.error)},
-          {"gaps", gaps}};
+          {"gaps", gaps},
+          {"chain_check", chain_check_json(s.chain_check)}};
 }
 
 HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_point now) {
@@ -298,6 +312,12 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
            std::to_string(a.archive_bytes_written));
     metric(out, "sqlkeeper_archive_gaps_total", "counter", "Gaps opened in the archive since the daemon started.",
            std::to_string(a.gaps.size()));
+    metric(out, "sqlkeeper_archive_chain_checks_total", "counter",
+           "New backups checked against the chain's backup before them brought forward by the archive.",
+           std::to_string(state.archive.chain_check.total));
+    metric(out, "sqlkeeper_archive_chain_mismatches_total", "counter",
+           "Chain checks that found the archive and the backups disagreeing.",
+           std::to_string(state.archive.chain_check.mismatches_total));
   }
   return {200, "text/plain; version=0.0.4; charset=utf-8", out.str()};
 }
@@ -357,6 +377,8 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
     h.failing_for = std::chrono::milliseconds(a.failing_since_ms > 0 ? now_ms - a.failing_since_ms : 0);
     // A chain restores nothing before a finished backup marks its place in it.
     h.chain = !a.chain.empty() && a.chain_has_base;
+    const auto& check = state.archive.chain_check.last;
+    if (check && !check->ok) h.chain_mismatch = check->backup + ": " + check->text;
     h.no_chain_for = std::chrono::milliseconds(a.no_chain_since_ms > 0 ? std::max<std::int64_t>(0, now_ms - a.no_chain_since_ms) : 0);
     for (const auto& g : a.gaps)
       if (now_ms - g.since_ms < std::chrono::duration_cast<std::chrono::milliseconds>(core::kArchiveGapShown).count())

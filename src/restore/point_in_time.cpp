@@ -8,13 +8,12 @@
 
 #include <spdlog/spdlog.h>
 
-#include "sqlkeeper/archive/replay.h"
 #include "sqlkeeper/backup/backup_state.h"
 #include "sqlkeeper/base/local_time.h"
 #include "sqlkeeper/backup/catalog.h"
 #include "sqlkeeper/backup/verify.h"
 #include "sqlkeeper/db/integrity.h"
-#include "sqlkeeper/db/snapshot.h"
+#include "sqlkeeper/restore/replay_backup.h"
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/sqlite/connection.h"
 
@@ -22,22 +21,6 @@ namespace sqlkeeper::core {
 namespace {
 
 using Ms = std::chrono::milliseconds;
-
-// The replayed copy, in the backup folder under a temporary's name of ours, so
-// a killed restore's leftover is removed by the next backup.
-struct ScratchFile {
-  std::filesystem::path path;
-  Env& env;
-  ~ScratchFile() {
-    // With the -wal and -shm the checks' connections may have left beside it.
-    for (const char* suffix : {"", "-wal", "-shm"}) {
-      try {
-        env.remove_file(path.string() + suffix);
-      } catch (...) {  // a leftover the next backup removes
-      }
-    }
-  }
-};
 
 }  // namespace
 
@@ -118,8 +101,6 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
   PointInTimeResult result;
   result.plan = archive::plan_restore(view.timeline, view.chains, view.points, target_ms);
   const auto& plan = result.plan;
-  result.last_seq = plan.base.seq;
-  result.last_ms = plan.base.ms;
   spdlog::info("restore --at {}: backup {} (chain {}, transaction {}), then the archive", archive::format_ms(target_ms),
                plan.base.backup.string(), plan.base.chain, plan.base.seq);
   const auto verified = verify_backup(plan.base.backup, job, database_identity(options.database));
@@ -127,64 +108,31 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
     throw Error(ErrorCode::io, "refusing to restore from " + plan.base.backup.string() + ": " + verified.problem);
 
   std::optional<ScratchFile> scratch;
-  Fd db;
-  std::uint32_t page_size = 0;
-  if (!dry_run) {
-    scratch.emplace(ScratchFile{options.backup_dir / (snapshot_name(options.database.stem().string(), env.now(),
-                                                                    "restore-scratch") +
-                                                      ".tmp"),
-                                env});
-    std::filesystem::copy_file(plan.base.backup, scratch->path);
-    db = Fd(::open(scratch->path.c_str(), O_RDWR | O_CLOEXEC | O_NOFOLLOW));
-    if (!db) throw system_error("open " + scratch->path.string(), errno);
-    // The page size from the file's header (offset 16, big-endian; 1 means 65536),
-    // without a connection that could leave a -wal beside the file written to.
-    std::uint8_t raw[2];
-    if (::pread(db.get(), raw, sizeof raw, 16) != static_cast<ssize_t>(sizeof raw))
-      throw system_error("read the header of " + scratch->path.string(), errno);
-    page_size = (std::uint32_t{raw[0]} << 8) | raw[1];
-    if (page_size == 1) page_size = 65536;
-  }
-  std::uint32_t db_pages = 0;
-  const auto replay_started = std::chrono::steady_clock::now();
-  archive::read_chain(plan.chain_dir, [&](const archive::Record& r, const std::filesystem::path& segment) {
-    job.check("replaying the archive");
-    if (r.type != archive::RecordType::txn || r.seq <= plan.base.seq) return true;
-    if (r.at_ms > target_ms) return false;
-    if (!dry_run) {
-      const auto txn = archive::check_txn(r);
-      const auto header = archive::parse_wal_header(r.wal_header);
-      if (header->page_size != page_size)
-        throw Error(ErrorCode::io, "archive segment " + segment.string() + ", transaction " + std::to_string(r.seq) +
-                                       ": pages of " + std::to_string(header->page_size) +
-                                       " bytes for a database of " + std::to_string(page_size) + "-byte pages");
-      archive::apply_transaction(db, page_size, txn, scratch->path.string());
-      db_pages = txn.db_pages;
-    }
-    ++result.transactions;
-    result.frame_bytes += r.frames.size();
-    result.last_seq = r.seq;
-    result.last_ms = r.at_ms;
-    return true;
-  }, plan.base.seq);
-  result.replay = std::chrono::duration_cast<Ms>(std::chrono::steady_clock::now() - replay_started);
+  if (!dry_run) scratch.emplace(options.backup_dir, options.database.stem().string(), "restore-scratch", env);
+  const auto replayed = replay_backup(
+      {plan.base.backup, plan.base.seq, plan.base.ms, plan.chain_dir,
+       [target_ms](const archive::Record& r) { return r.at_ms <= target_ms; }},
+      scratch ? std::optional(scratch->path()) : std::nullopt, job);
+  result.transactions = replayed.transactions;
+  result.frame_bytes = replayed.frame_bytes;
+  result.last_seq = replayed.last_seq;
+  result.last_ms = replayed.last_ms;
+  result.replay = replayed.replay;
   if (dry_run) return result;
 
-  if (::fsync(db.get()) != 0) throw system_error("fsync " + scratch->path.string(), errno);
-  db.reset();
-  const auto check = check_database(scratch->path, CheckDepth::full, job, Ms(0));
+  const auto check = check_database(scratch->path(), CheckDepth::full, job, Ms(0));
   if (!check.ok)
     throw Error(ErrorCode::sqlite, "the database replayed to " + archive::format_ms(target_ms) +
                                        " fails integrity_check: " + check.first_error + "; nothing was changed");
   if (result.transactions > 0) {
-    sqlite::Connection copy(scratch->path, SQLITE_OPEN_READONLY, Ms(0));
+    sqlite::Connection copy(scratch->path(), SQLITE_OPEN_READONLY, Ms(0));
     const auto pages = copy.query_int64("PRAGMA page_count").value_or(-1);
-    if (pages != db_pages)
+    if (pages != replayed.db_pages)
       throw Error(ErrorCode::sqlite, "the database replayed to " + archive::format_ms(target_ms) + " has " +
                                          std::to_string(pages) + " pages where its last transaction recorded " +
-                                         std::to_string(db_pages) + "; nothing was changed");
+                                         std::to_string(replayed.db_pages) + "; nothing was changed");
   }
-  result.restore = restore_checked_file(scratch->path, options, env, job);
+  result.restore = restore_checked_file(scratch->path(), options, env, job);
   return result;
 }
 

@@ -55,6 +55,7 @@ boost::program_options::options_description backups_options();
 int backups_command(const Invocation&);
 boost::program_options::options_description verify_options();
 int verify_command(const Invocation&);
+int verify_archive_command(const Invocation&, const config::Config&);  // verify --archive
 boost::program_options::options_description restore_options();
 int restore_command(const Invocation&);
 boost::program_options::options_description prune_options();

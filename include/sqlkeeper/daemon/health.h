@@ -66,6 +66,7 @@ struct HealthInputs {
     bool chain = false;                     // a chain runs
     std::chrono::milliseconds no_chain_for{};  // how long none has run
     std::vector<std::string> recent_gaps;   // gaps of the last day, each with when and why
+    std::string chain_mismatch;             // the last backup's chain check failed: which, and how
   };
   std::optional<Archive> archive;
 };

@@ -7,13 +7,16 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <functional>
+#include <filesystem>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "sqlkeeper/config/config.h"
 #include "sqlkeeper/backup/backup.h"
 #include "sqlkeeper/db/checkpoint.h"
+#include "sqlkeeper/restore/chain_check.h"
 #include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/state.h"
 #include "sqlkeeper/env.h"
@@ -48,8 +51,14 @@ class Maintenance {
   Started backup_now(const std::string& why);
 
   using BackupDone = std::function<void(const Outcome<core::BackupResult>&)>;
-  // The WAL archive's mark for each backup's snapshot (archive/archiver.h); none: no archive.
-  void set_archive_mark(std::function<std::string()> mark) { archive_mark_ = std::move(mark); }
+  // The WAL archive (archive/archiver.h): `mark` places each backup's snapshot
+  // in its chain, and each backup with a place is then checked, in the same job,
+  // against the chain's backup before it brought forward by the archive in
+  // `dir` (restore/chain_check.h). Not set: no archive.
+  void set_archive(std::function<std::string()> mark, std::filesystem::path dir) {
+    archive_mark_ = std::move(mark);
+    archive_dir_ = std::move(dir);
+  }
   bool backup_running() const { return backup_job_ != nullptr; }
 
   // Each listener is called on the loop after every backup, once the state records it.
@@ -58,7 +67,9 @@ class Maintenance {
  private:
   boost::asio::awaitable<void> checkpoint_loop();
   void on_checkpoint(const Outcome<core::CheckpointResult>& r);
-  void on_backup(const std::string& id, const Outcome<core::BackupResult>& r);
+  void on_backup(const std::string& id, const Outcome<core::BackupResult>& r,
+                 const std::optional<core::ChainStep>& chain_check);
+  void record_chain_check(const core::ChainStep& step);
 
   boost::asio::io_context& io_;
   Worker& worker_;
@@ -70,6 +81,7 @@ class Maintenance {
   std::shared_ptr<core::Job> backup_job_;
   std::vector<BackupDone> backup_done_;
   std::function<std::string()> archive_mark_;
+  std::filesystem::path archive_dir_;
   bool checkpoint_pending_ = false;  // queued or running
   std::vector<CheckpointDone> checkpoint_waiters_;
   bool stopped_ = false;

@@ -120,6 +120,21 @@ struct ArchiveSummary {
   std::chrono::milliseconds interval{1000};
   std::chrono::milliseconds max_lag{60000};
   archive::ArchiverStatus status;
+  // Each new backup checked against the chain's backup before it (restore/chain_check.h).
+  struct ChainCheck {
+    struct Last {
+      std::string backup;  // the new backup's file name
+      std::chrono::system_clock::time_point at;
+      bool ok = false;
+      std::string text;  // what matched, or what did not
+      std::chrono::milliseconds duration{};
+    };
+    std::optional<Last> last;
+    std::optional<Last> mismatch;  // the newest that failed (health fails while it is the last)
+    std::uint64_t total = 0;
+    std::uint64_t mismatches_total = 0;
+  };
+  ChainCheck chain_check;
 };
 
 struct DaemonState {

@@ -253,6 +253,16 @@ TEST(EvaluateHealth, TheArchiveIsDegradedWhenItLagsOrAGapOpenedAndFailingWhenItH
   EXPECT_NE(failing.detail.find("No space left"), std::string::npos) << failing.detail;
 }
 
+TEST(EvaluateHealth, ABackupTheArchiveDoesNotReproduceIsFailingAndNamed) {
+  auto in = healthy();
+  in.archive = HealthInputs::Archive{};
+  in.archive->chain = true;
+  in.archive->chain_mismatch = "app-20261206T030000Z.db: page 17 differs";
+  const auto c = check(evaluate_health(in), "archive");
+  EXPECT_EQ(c.status, HealthStatus::failing);
+  EXPECT_NE(c.detail.find("app-20261206T030000Z.db: page 17 differs"), std::string::npos) << c.detail;
+}
+
 TEST(EvaluateHealth, NoArchiveChainIsOkWhileItsBackupIsTakenAndFailingAfterTheMaxLag) {
   auto in = healthy();
   in.archive = HealthInputs::Archive{};
