@@ -244,6 +244,10 @@ std::vector<OptionSpec> make_table() {
       {"archive-max-lag", "1min",
        "archiving that has failed this long ends the archive's chain and makes the health failing", false,
        duration_option(&Config::archive_max_lag, seconds(5), hours(24))},
+      {"archive-drill-interval", "1d",
+       "how often the daemon restores a random past second of the archive into scratch space and checks it (0 "
+       "turns it off)",
+       false, duration_option(&Config::archive_drill_interval, milliseconds(0), days(366))},
   };
 }
 

@@ -21,6 +21,7 @@
 #include "sqlkeeper/daemon/jobs.h"
 #include "sqlkeeper/daemon/listen_socket.h"
 #include "sqlkeeper/daemon/logging.h"
+#include "sqlkeeper/daemon/archive_drill.h"
 #include "sqlkeeper/daemon/archive_keeper.h"
 #include "sqlkeeper/daemon/maintenance.h"
 #include "sqlkeeper/daemon/notifier.h"
@@ -84,6 +85,7 @@ class Daemon {
         maintenance_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         scheduler_(io_, worker_, maintenance_, state_, loaded_.config, env, [this] { status_changed(); }),
         scrubber_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
+        drill_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         quick_check_(io_, worker_, state_, loaded_.config, env, [this] { status_changed(); }),
         archive_(io_, state_, maintenance_, env),
         folder_watch_(io_, loaded_.config.backup_dir, backup_dir_configured_, database_dir(),
@@ -234,6 +236,7 @@ class Daemon {
     maintenance_.start();
     scheduler_.start();
     scrubber_.start();
+    drill_.start();
     archive_.refresh();
   }
 
@@ -438,6 +441,7 @@ class Daemon {
     maintenance_.stop();
     scheduler_.stop();
     scrubber_.stop();
+    drill_.stop();
     // The running job (a migration rolls back) stops at its next step.
     if (auto job = worker_.running()) job->request_stop("the daemon is stopping");
   }
@@ -457,6 +461,7 @@ class Daemon {
   Maintenance maintenance_;
   Scheduler scheduler_;
   Scrubber scrubber_;
+  ArchiveDrill drill_;
   QuickCheck quick_check_;
   ArchiveKeeper archive_;
   BackupFolderWatch folder_watch_;  // after io_: its destructor stops its posts to the loop

@@ -159,6 +159,8 @@ HealthCheck check_archive(const HealthInputs& in) {
   // The archive and the backups disagree: a restore --at between them cannot be trusted.
   if (!a.chain_mismatch.empty())
     return {"archive", HealthStatus::failing, "the archive does not reproduce the last backup: " + a.chain_mismatch};
+  if (!a.drill_failed.empty())
+    return {"archive", HealthStatus::failing, "the last restore drill failed: " + a.drill_failed};
   std::string gaps;
   for (const auto& g : a.recent_gaps) gaps += (gaps.empty() ? "" : "; ") + g;
   if (!a.chain) {

@@ -117,6 +117,22 @@ HttpResponse ready(const DaemonState& state) {
   return {is_ready ? 200u : 503u, "application/json", body.dump() + "\n"};
 }
 
+json drill_json(const ArchiveSummary& s) {
+  json last = nullptr;
+  if (const auto& d = s.drill)
+    last = {{"at", format_millis(d->at_ms)},
+            {"target", archive::format_ms(d->target_ms)},
+            {"backup", d->backup},
+            {"chain", d->chain},
+            {"transactions", d->transactions},
+            {"reached", d->last_ms ? json(archive::format_ms(d->last_ms)) : json(nullptr)},
+            {"pages", d->pages},
+            {"ok", d->ok},
+            {"problem", d->problem.empty() ? json(nullptr) : json(d->problem)},
+            {"ms", d->duration_ms}};
+  return {{"last", last}, {"next", s.drill_next ? json(config::format_utc(*s.drill_next)) : json(nullptr)}};
+}
+
 json chain_check_json(const ArchiveSummary::ChainCheck& c) {
   const auto last = [](const std::optional<ArchiveSummary::ChainCheck::Last>& l) -> json {
     if (!l) return nullptr;
@@ -155,7 +171,8 @@ json archive_json(const DaemonState& state, std::chrono::system_clock::time_poin
           {"archive_bytes_written", a.archive_bytes_written},
           {"error", a.error.empty() ? json(nullptr) : json(a.error)},
           {"gaps", gaps},
-          {"chain_check", chain_check_json(s.chain_check)}};
+          {"chain_check", chain_check_json(s.chain_check)},
+          {"drill", drill_json(s)}};
 }
 
 HttpResponse status(const DaemonState& state, std::chrono::system_clock::time_point now) {
@@ -315,6 +332,12 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
     metric(out, "sqlkeeper_archive_chain_checks_total", "counter",
            "New backups checked against the chain's backup before them brought forward by the archive.",
            std::to_string(state.archive.chain_check.total));
+    if (const auto& d = state.archive.drill) {
+      metric(out, "sqlkeeper_archive_drill_ok", "gauge", "1 when the last restore drill restored and checked its second.",
+             d->ok ? "1" : "0");
+      metric(out, "sqlkeeper_archive_drill_timestamp_seconds", "gauge", "When the last restore drill ran.",
+             std::to_string(d->at_ms / 1000));
+    }
     metric(out, "sqlkeeper_archive_chain_mismatches_total", "counter",
            "Chain checks that found the archive and the backups disagreeing.",
            std::to_string(state.archive.chain_check.mismatches_total));
@@ -379,6 +402,10 @@ core::HealthInputs health_inputs(const DaemonState& state, std::chrono::system_c
     h.chain = !a.chain.empty() && a.chain_has_base;
     const auto& check = state.archive.chain_check.last;
     if (check && !check->ok) h.chain_mismatch = check->backup + ": " + check->text;
+    const auto& drill = state.archive.drill;
+    if (drill && !drill->ok)
+      h.drill_failed = "restoring " + format_millis(drill->target_ms) + " at " + format_millis(drill->at_ms) + ": " +
+                       drill->problem;
     h.no_chain_for = std::chrono::milliseconds(a.no_chain_since_ms > 0 ? std::max<std::int64_t>(0, now_ms - a.no_chain_since_ms) : 0);
     for (const auto& g : a.gaps)
       if (now_ms - g.since_ms < std::chrono::duration_cast<std::chrono::milliseconds>(core::kArchiveGapShown).count())

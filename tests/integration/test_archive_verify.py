@@ -10,7 +10,7 @@ import sqlite3
 import pytest
 
 from conftest import http_request, linked_sqlite, open_db, run_cli, wait_until
-from test_archive_daemon import archive_status, cli_args, insert, started
+from test_archive_daemon import archive_status, cli_args, insert, restart, started, stop_for_a_restart
 
 pytestmark = pytest.mark.skipif(not linked_sqlite()["wal_reset_fix"],
                                 reason="the archive is off on a library with the WAL-reset bug")
@@ -108,3 +108,44 @@ def test_a_backup_that_is_not_what_the_archive_says_fails_health_and_verify_name
     segment.write_bytes(bytes(data))
     r = run_cli("verify", "--archive", *cli_args(d))
     assert r.returncode == 1 and "00000001.open" in r.stdout, r.stdout
+
+
+def drill(d):
+    return archive_status(d)["drill"]
+
+
+def test_the_daemon_drills_a_restore_of_a_random_past_second_and_reports_it(daemon_factory):
+    d = started(daemon_factory, "--archive-drill-interval", "2s")
+    insert(d, 1, 30)
+    wait_until(lambda: drill(d)["last"] is not None, 30, what="the first restore drill")
+    last = drill(d)["last"]
+    assert last["ok"] and last["problem"] is None, last
+    assert last["backup"].startswith("app-") and last["pages"] > 0 and last["ms"] >= 0, last
+    covered = json.loads(run_cli("archive", "--json", *cli_args(d)).stdout)["covered"]
+    assert any(c["from"] <= last["target"] <= c["to"] for c in covered), (last, covered)
+    assert drill(d)["next"] is not None
+    assert not list(d.backups.glob("*restore-drill*")), "the drill's scratch file is gone"
+    _, _, metrics = d.get("/metrics")
+    assert b"sqlkeeper_archive_drill_ok 1" in metrics
+
+    # Its record survives a restart: with a day to the next drill, /status has it at once.
+    stop_for_a_restart(d)
+    d.args[d.args.index("2s")] = "1d"
+    restart(d)
+    wait_until(lambda: drill(d)["last"] is not None, 10, what="the last drill's record")
+    assert drill(d)["last"] == last
+    assert (d.backups / "wal" / "drill.json").is_file()
+
+
+def test_a_drill_that_cannot_restore_is_failing_health_and_named(daemon_factory):
+    d = started(daemon_factory, "--archive-drill-interval", "2s")
+    insert(d, 1, 20)
+    [base] = [p for p in d.backups.glob("*.db") if (p.parent / (p.name + ".sha256")).exists()]
+    data = bytearray(base.read_bytes())
+    data[len(data) // 2] ^= 0x01
+    base.write_bytes(bytes(data))
+    wait_until(lambda: drill(d)["last"] is not None and not drill(d)["last"]["ok"], 30, what="a failed drill")
+    last = drill(d)["last"]
+    assert base.name in last["problem"], last
+    h = health(d)
+    assert h["status"] == "failing" and "restore drill failed" in h["detail"] and base.name in h["detail"], h

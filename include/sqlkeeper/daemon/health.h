@@ -67,6 +67,7 @@ struct HealthInputs {
     std::chrono::milliseconds no_chain_for{};  // how long none has run
     std::vector<std::string> recent_gaps;   // gaps of the last day, each with when and why
     std::string chain_mismatch;             // the last backup's chain check failed: which, and how
+    std::string drill_failed;               // the last restore drill failed: when, and why
   };
   std::optional<Archive> archive;
 };

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "sqlkeeper/archive/archiver.h"
+#include "sqlkeeper/restore/drill.h"
 #include "sqlkeeper/db/database.h"
 #include "sqlkeeper/daemon/health.h"
 #include "sqlkeeper/sqlite/library.h"
@@ -135,6 +136,8 @@ struct ArchiveSummary {
     std::uint64_t mismatches_total = 0;
   };
   ChainCheck chain_check;
+  std::optional<core::DrillRecord> drill;  // the last restore drill (daemon/archive_drill.h)
+  std::optional<std::chrono::system_clock::time_point> drill_next;
 };
 
 struct DaemonState {
