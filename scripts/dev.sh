@@ -19,7 +19,7 @@ jobs=$(nproc)
 
 # libsqlite3-dev: only for the SQLKEEPER_SYSTEM_SQLITE build; the default links third_party/sqlite.
 build_packages=(cmake ninja-build g++ pkg-config libboost1.81-dev libboost-program-options1.81-dev
-  libsqlite3-dev libspdlog-dev libsystemd-dev nlohmann-json3-dev libssl-dev libgtest-dev ccache)
+  libsqlite3-dev libspdlog-dev libsystemd-dev nlohmann-json3-dev libssl-dev libzstd-dev libgtest-dev ccache)
 # curl: the README's next step after `run` is `curl --unix-socket ...`.
 run_packages=(curl)
 # systemd: systemd-socket-activate for the socket activation test (not installed on

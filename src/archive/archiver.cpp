@@ -167,7 +167,7 @@ void Archiver::resume_newest_chain() {
     }
     try {
       ChainTail tail;
-      writer_.emplace(ChainWriter::reopen(it->dir, env_, tail));
+      writer_.emplace(ChainWriter::reopen(it->dir, env_, tail, options_.segment_size));
       resumed_ = tail;
       position_ = tail.position;
       status_.chain = writer_->id();
@@ -354,7 +354,8 @@ std::string Archiver::mark() {
       status_.oldest_pending_ms = 0;
       const auto id = new_chain_id(now);
       hold_folder();
-      writer_.emplace(ChainWriter::create(options_.dir, id, options_.database_identity, start_record(position_, now), env_));
+      writer_.emplace(ChainWriter::create(options_.dir, id, options_.database_identity, start_record(position_, now), env_,
+                                          options_.segment_size));
       status_.chain = id;
       status_.chain_has_base = false;  // until this backup finishes (base_taken)
       status_.last_seq = 0;

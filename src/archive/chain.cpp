@@ -13,6 +13,9 @@
 #include <regex>
 #include <sstream>
 
+#include <spdlog/spdlog.h>
+#include <zstd.h>
+
 #include "sqlkeeper/base/sha256.h"
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
@@ -52,12 +55,48 @@ std::string segment_name(std::uint32_t number, bool open) {
   return name;
 }
 
+// A sealed segment compressed: one zstd frame holding exactly the .seg bytes.
+constexpr const char* kCompressedSuffix = ".zst";
+// No sealed segment is near this (they are sealed past seal_bytes, 16 MiB by
+// default, plus one transaction, itself bounded by the archiver's 256 MiB).
+constexpr unsigned long long kMaxSegmentBytes = 1ULL << 30;
+constexpr int kCompressionLevel = 3;
+
+bool is_compressed(const fs::path& path) {
+  return path.extension() == kCompressedSuffix;
+}
+
 std::vector<std::uint8_t> read_whole(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) throw Error(ErrorCode::io, "cannot read archive segment " + path.string());
   std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   if (in.bad()) throw Error(ErrorCode::io, "cannot read archive segment " + path.string());
-  return bytes;
+  if (!is_compressed(path)) return bytes;
+  const auto size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
+  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxSegmentBytes)
+    throw Error(ErrorCode::io, "archive segment " + path.string() + ": not a whole zstd frame of a segment");
+  std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
+  const auto n = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
+  if (ZSTD_isError(n) || n != out.size())
+    throw Error(ErrorCode::io, "archive segment " + path.string() + ": does not decompress: " +
+                                   (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
+  return out;
+}
+
+// The sealed segment `number`, compressed or not; nullopt when neither is there.
+// Both are there only after a crash between compressing and removing the
+// original: both are whole, and the original is read.
+std::optional<fs::path> sealed_path(const fs::path& chain_dir, std::uint32_t number) {
+  const auto plain = chain_dir / segment_name(number, false);
+  if (fs::exists(plain)) return plain;
+  auto compressed = plain;
+  compressed += kCompressedSuffix;
+  if (fs::exists(compressed)) return compressed;
+  return std::nullopt;
+}
+
+bool segment_exists(const fs::path& chain_dir, std::uint32_t number) {
+  return sealed_path(chain_dir, number) || fs::exists(chain_dir / segment_name(number, true));
 }
 
 struct SegmentFile {
@@ -67,7 +106,7 @@ struct SegmentFile {
 };
 
 std::vector<SegmentFile> segment_files(const fs::path& chain_dir, std::uint32_t first) {
-  static const std::regex pattern(R"((\d{8})\.(seg|open))");
+  static const std::regex pattern(R"((\d{8})\.(seg|open|seg\.zst))");
   std::vector<SegmentFile> files;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(chain_dir, ec)) {
@@ -76,6 +115,13 @@ std::vector<SegmentFile> segment_files(const fs::path& chain_dir, std::uint32_t 
     if (!std::regex_match(name, m, pattern)) continue;
     files.push_back({static_cast<std::uint32_t>(std::stoul(m[1].str())), m[2].str() == "open", e.path()});
   }
+  // A segment both compressed and not (a crash in between): the original is read.
+  std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) {
+    return a.number != b.number ? a.number < b.number : is_compressed(b.path);
+  });
+  files.erase(std::unique(files.begin(), files.end(),
+                          [](const auto& a, const auto& b) { return a.number == b.number && !a.open && !b.open; }),
+              files.end());
   if (ec) throw Error(ErrorCode::io, "cannot list archive chain " + chain_dir.string() + ": " + ec.message());
   std::sort(files.begin(), files.end(), [](const auto& a, const auto& b) { return a.number < b.number; });
   // Segments before `first` were pruned (their leftovers, if a prune was cut short, are not read).
@@ -169,8 +215,11 @@ std::string index_name(std::uint32_t number) {
   return name;
 }
 
+// Of the segment's bytes as written, whether it is compressed now or not.
 std::string segment_hash(const fs::path& path) {
-  return core::sha256_file(path);
+  if (!is_compressed(path)) return core::sha256_file(path);
+  const auto bytes = read_whole(path);
+  return core::sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
 }
 
 // Where reading begins: the first segment (after a prune, or the one holding
@@ -206,15 +255,13 @@ StartAt start_for(const fs::path& chain_dir, std::uint64_t after_seq) {
   auto at = chain_start(chain_dir);
   if (after_seq == 0) return at;
   for (std::uint32_t n = at.segment;; ++n) {
-    const auto sealed = chain_dir / segment_name(n, false);
+    const auto sealed = sealed_path(chain_dir, n);
     const auto index = chain_dir / index_name(n);
-    const bool next_exists =
-        fs::exists(chain_dir / segment_name(n + 1, false)) || fs::exists(chain_dir / segment_name(n + 1, true));
-    if (!fs::exists(sealed) || !fs::exists(index) || !next_exists) return at;
+    if (!sealed || !fs::exists(index) || !segment_exists(chain_dir, n + 1)) return at;
     const auto summary = parse_summary(read_fields(index));
     if (!summary || summary->last_seq > after_seq) return at;
     at.segment = n + 1;
-    at.prev_hash = segment_hash(sealed);
+    at.prev_hash = segment_hash(*sealed);
     at.position = summary->position_after;
     at.last_seq = summary->last_seq;
     at.last_ms = summary->last_ms;
@@ -385,6 +432,26 @@ void ChainWriter::seal() {
   summary_.last_seq = before.last_seq;
   summary_.last_ms = before.last_ms;
   summary_.position_after = before.position_after;
+  compress(sealed);
+}
+
+// After the chain goes on: a sealed segment is whole and readable as it is, so
+// compressing it is only a saving, and one that fails leaves it as it was.
+void ChainWriter::compress(const fs::path& sealed) {
+  try {
+    const auto bytes = read_whole(sealed);
+    std::string out(ZSTD_compressBound(bytes.size()), '\0');
+    const auto n = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), kCompressionLevel);
+    if (ZSTD_isError(n)) throw Error(ErrorCode::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
+    out.resize(n);
+    auto target = sealed;
+    target += kCompressedSuffix;
+    env_->write_file_atomic(target, out, kArchiveMode);
+    env_->remove_file(sealed);
+    env_->fsync_dir(dir_);
+  } catch (const std::exception& e) {
+    spdlog::warn("archive: segment {} stays uncompressed: {}", sealed.string(), e.what());
+  }
 }
 
 void ChainWriter::append(const std::vector<Record>& records) {
@@ -469,7 +536,7 @@ std::vector<ChainSummary> list_chains(const fs::path& archive_dir) {
       if (!f.is_regular_file()) continue;
       s.bytes_on_disk += f.file_size(size_ec);
       const auto ext = f.path().extension();
-      if (ext == ".seg" || ext == ".open") ++s.segments;
+      if (ext == ".seg" || ext == ".open" || ext == kCompressedSuffix) ++s.segments;
     }
     try {
       read_chain(e.path(), [&s](const Record& r, const fs::path&) {
@@ -513,9 +580,7 @@ ChainPrune prune_chain_before(const fs::path& chain_dir, std::uint64_t keep_afte
   std::optional<SegmentSummary> before;
   for (std::uint32_t n = at.segment;; ++n) {
     const auto index = chain_dir / index_name(n);
-    const bool next_exists =
-        fs::exists(chain_dir / segment_name(n + 1, false)) || fs::exists(chain_dir / segment_name(n + 1, true));
-    if (!fs::exists(chain_dir / segment_name(n, false)) || !fs::exists(index) || !next_exists) break;
+    if (!sealed_path(chain_dir, n) || !fs::exists(index) || !segment_exists(chain_dir, n + 1)) break;
     const auto summary = parse_summary(read_fields(index));
     if (!summary || summary->last_seq > keep_after_seq) break;
     first_kept = n + 1;
@@ -523,27 +588,26 @@ ChainPrune prune_chain_before(const fs::path& chain_dir, std::uint64_t keep_afte
   }
   if (!before) return r;
   for (std::uint32_t n = at.segment; n < first_kept; ++n) {
-    const auto seg = chain_dir / segment_name(n, false);
+    const auto seg = *sealed_path(chain_dir, n);
     std::error_code ec;
     r.bytes += fs::file_size(seg, ec);
     r.segments.push_back(seg);
   }
   if (dry_run) return r;
   // The boundary first: reading starts there even if the deletions below are cut short.
-  const auto first = chain_dir / segment_name(first_kept, false);
-  const auto first_path = fs::exists(first) ? first : chain_dir / segment_name(first_kept, true);
-  std::string header(kSegmentHeaderBytes, '\0');
-  {
-    std::ifstream in(first_path, std::ios::binary);
-    if (!in.read(header.data(), static_cast<std::streamsize>(header.size())))
-      throw Error(ErrorCode::io, "cannot read the header of archive segment " + first_path.string());
-  }
+  const auto first_path = sealed_path(chain_dir, first_kept).value_or(chain_dir / segment_name(first_kept, true));
+  const auto first_bytes = read_whole(first_path);
+  if (first_bytes.size() < kSegmentHeaderBytes)
+    throw Error(ErrorCode::io, "cannot read the header of archive segment " + first_path.string());
+  const std::string header(first_bytes.begin(), first_bytes.begin() + kSegmentHeaderBytes);
   env.write_file_atomic(chain_dir / kPrunedFile,
                         "first_segment: " + std::to_string(first_kept) + "\nprev_hash: " +
                             header.substr(kMagicBytes + kNumberDigits) + "\n" + summary_text(*before),
                         kArchiveMode);
   for (std::uint32_t n = at.segment; n < first_kept; ++n) {
-    env.remove_file(chain_dir / segment_name(n, false));
+    auto plain = chain_dir / segment_name(n, false);
+    env.remove_file(plain);
+    env.remove_file(plain += kCompressedSuffix);
     env.remove_file(chain_dir / index_name(n));
   }
   env.fsync_dir(chain_dir);

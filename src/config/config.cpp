@@ -153,6 +153,13 @@ std::optional<std::string> apply_wal_max(Config& c, const std::string& text) {
   return std::nullopt;
 }
 
+std::optional<std::string> apply_archive_segment_size(Config& c, const std::string& text) {
+  const auto s = parse_size(text);
+  if (!s || *s < (64ULL << 10) || *s > (1ULL << 30)) return "a size from 64KiB to 1GiB such as 16MiB";
+  c.archive_segment_size = *s;
+  return std::nullopt;
+}
+
 using std::chrono::days;
 using std::chrono::hours;
 using std::chrono::milliseconds;
@@ -244,6 +251,10 @@ std::vector<OptionSpec> make_table() {
       {"archive-max-lag", "1min",
        "archiving that has failed this long ends the archive's chain and makes the health failing", false,
        duration_option(&Config::archive_max_lag, seconds(5), hours(24))},
+      {"archive-segment-size", "16MiB",
+       "an archive segment is sealed (and compressed) past this size; retention inside a chain deletes whole "
+       "segments",
+       false, apply_archive_segment_size},
       {"archive-drill-interval", "1d",
        "how often the daemon restores a random past second of the archive into scratch space and checks it (0 "
        "turns it off)",

@@ -34,6 +34,7 @@ void ArchiveKeeper::start(const config::Config& config, std::function<void()> th
   options.dir = config::archive_folder(config);
   options.database_identity = core::database_identity(config.database);
   options.interval = config.archive_interval;
+  options.segment_size = config.archive_segment_size;
   options.max_lag = config.archive_max_lag;
   // From the archive's thread to the loop: a backup at once begins the next chain.
   options.on_needs_base = [this] { boost::asio::post(io_, [this] { refresh(); }); };

@@ -47,6 +47,7 @@ struct ArchiverOptions {
   std::filesystem::path dir;      // archive-dir
   std::string database_identity;  // the sidecars' `database:` (backup/catalog.h)
   std::chrono::milliseconds interval{1000};
+  std::uint64_t segment_size = kSealBytes;  // archive-segment-size
   // Read but not yet durable: past this the chain ends (memory is not the archive).
   std::uint64_t max_pending_bytes = 256ULL << 20;
   // Archiving failing this long ends the chain (archive-max-lag).

@@ -84,6 +84,7 @@ class ChainWriter {
       : dir_(std::move(dir)), env_(&env), seal_bytes_(seal_bytes) {}
   void open_segment(std::uint32_t number, const std::string& prev_hash);
   void seal();
+  void compress(const std::filesystem::path& sealed);
 
   std::filesystem::path dir_;
   Env* env_;

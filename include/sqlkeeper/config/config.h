@@ -50,6 +50,7 @@ struct Config {
   bool archive = true;                // the continuous WAL archive (archive/archiver.h)
   std::filesystem::path archive_dir;  // empty: <backup-dir>/wal (archive_folder())
   Duration archive_interval{};        // the longest a commit waits to be durable in the archive
+  std::uint64_t archive_segment_size = 0;  // a segment is sealed past this
   Duration archive_drill_interval{};  // a restore drill of a random past second this often; 0: off
   Duration archive_max_lag{};         // archiving failing this long ends the chain: failing health
 };

@@ -90,10 +90,44 @@ TEST_F(Chain, SealedSegmentsAreChainedByHashAndAMissingOneBreaksTheChain) {
   WalPosition pos{h, 1, h.checksum};
   auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
-  ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000002.seg"));
+  ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000002.seg.zst"));
   EXPECT_EQ(read_all().size(), 10u);
-  fs::remove(dir_ / "c1" / "00000002.seg");
+  fs::remove(dir_ / "c1" / "00000002.seg.zst");
   EXPECT_THROW(read_all(), Error);
+}
+
+// Sealed segments are compressed once the chain has gone on past them; the
+// hash chain is over the bytes as written, so it holds whichever form is read.
+TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
+  const auto h = header(1);
+  WalPosition pos{h, 1, h.checksum};
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
+  for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
+  const auto compressed = dir_ / "c1" / "00000001.seg.zst";
+  ASSERT_TRUE(fs::exists(compressed));
+  EXPECT_FALSE(fs::exists(dir_ / "c1" / "00000001.seg"));
+  EXPECT_LT(fs::file_size(compressed), 1u << 20) << "four transactions of 9000 pages of one repeated byte";
+  EXPECT_EQ(read_all().size(), 10u);
+  EXPECT_EQ(list_chains(dir_).front().segments, 3);
+
+  // A byte changed in the compressed file is named with it.
+  fs::copy_file(compressed, dir_ / "keep.zst");
+  {
+    std::fstream f(compressed, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(compressed) / 2));
+    f.put('\x5a');
+  }
+  try {
+    read_all();
+    FAIL() << "a damaged compressed segment was read";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("00000001.seg.zst"), std::string::npos) << e.what();
+  }
+  fs::remove(compressed);
+  fs::copy_file(dir_ / "keep.zst", compressed);
+  ChainTail tail;
+  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail);
+  EXPECT_EQ(tail.last_seq, 9u);
 }
 
 TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn) {
@@ -102,13 +136,13 @@ TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn
   auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 13; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   // Segments of four transactions: 1-4 and 5-8 sealed, 9-12 sealed, 13 open.
-  ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000003.seg"));
+  ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000003.seg.zst"));
   const auto dry = prune_chain_before(dir_ / "c1", 9, env_, /*dry_run=*/true);
   EXPECT_EQ(dry.segments.size(), 2u);
-  EXPECT_TRUE(fs::exists(dir_ / "c1" / "00000001.seg"));
+  EXPECT_TRUE(fs::exists(dir_ / "c1" / "00000001.seg.zst"));
   const auto pruned = prune_chain_before(dir_ / "c1", 9, env_, /*dry_run=*/false);
   EXPECT_EQ(pruned.segments.size(), 2u);
-  EXPECT_FALSE(fs::exists(dir_ / "c1" / "00000001.seg"));
+  EXPECT_FALSE(fs::exists(dir_ / "c1" / "00000001.seg.zst"));
   const auto records = read_all();
   ASSERT_FALSE(records.empty());
   EXPECT_EQ(records.front().seq, 9u);
