@@ -6,11 +6,17 @@
   lag       how long after its commit each transaction was durable in the archive
             (p50/p99/max; /status sampled every 20 ms, so +-20 ms)
   bytes     archive bytes written per WAL byte read
-  restore   restore --at latest --to X (the backup plus every archived transaction)
-            next to restore FILE --to X of that backup alone
+  bytes     archive bytes on disk per WAL byte (sealed segments are compressed)
+  restore   restore --at latest and --at a second in the middle of the writes (the
+            backup plus the archived transactions) next to restore FILE --to X of
+            that backup alone
+  checks    the daemon's chain check of a backup taken after the writes (the first
+            backup brought forward by the archive and compared page by page), and
+            sqlkeeper verify --archive of the whole chain
   idle      the daemon's context switches in 10 s with nothing written
 
   python3 bench/archive_bench.py [--binary build/sqlkeeper] [--seconds 20] [--size-mib 64]
+  python3 bench/archive_bench.py --guard   # CI: archive on only; exit 1 when the lag p99 passes 2 s
 """
 import argparse
 import json
@@ -137,6 +143,29 @@ def idle_switches(pid, seconds=10):
     return switches() - before
 
 
+def post_backup(sock):
+    """A backup by the daemon (a place in the chain), and its chain check once recorded."""
+    before = status(sock)["archive"]["chain_check"]["total"]
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(5)
+    s.connect(str(sock))
+    s.sendall(b"POST /backup HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    while s.recv(65536):
+        pass
+    s.close()
+    deadline = time.time() + 600
+    while time.time() < deadline:
+        check = status(sock)["archive"]["chain_check"]
+        if check["total"] > before:
+            return check["last"]
+        time.sleep(0.1)
+    raise SystemExit("the backup's chain check did not finish")
+
+
+def rfc3339(t):
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
+
+
 def timed(cmd):
     t0 = time.perf_counter()
     r = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
@@ -150,10 +179,13 @@ def main():
     ap.add_argument("--binary", default=str(ROOT / "build" / "sqlkeeper"))
     ap.add_argument("--seconds", type=int, default=20)
     ap.add_argument("--size-mib", type=int, default=64)
+    ap.add_argument("--guard", action="store_true")
     args = ap.parse_args()
+    if args.guard:
+        args.seconds = 10
     rows = []
     with tempfile.TemporaryDirectory(prefix="sk-archive-bench-") as tmp:
-        for archive in (False, True):
+        for archive in ((True,) if args.guard else (False, True)):
             work = Path(tmp) / ("on" if archive else "off")
             work.mkdir()
             fill(work / "app.db", args.size_mib)
@@ -165,15 +197,25 @@ def main():
                        "p99": pct(lat, 99), "max": max(lat), "idle": idle}
                 if archive:
                     lag = lags(done, samples, first)
-                    a = status(work / "s.sock")["archive"]
-                    row.update(lag_p50=pct(lag, 50), lag_p99=pct(lag, 99), lag_max=max(lag),
-                               ratio=a["archive_bytes_written"] / max(1, a["wal_bytes_read"]))
-                    backup = next((work / "backups").glob("app-*.db"))
+                    row.update(lag_p50=pct(lag, 50), lag_p99=pct(lag, 99), lag_max=max(lag))
+                if archive and not args.guard:
                     cli = ["--database", work / "app.db", "--backup-dir", work / "backups", "--migrations",
                            work / "migrations", "--socket", work / "s.sock"]
+                    report = json.loads(subprocess.run([args.binary, "archive", "--json", *[str(c) for c in cli]],
+                                                       capture_output=True, text=True).stdout)
+                    row["ratio"] = report["bytes_on_disk"] / max(1, report["wal_bytes"])
+                    row["archive_bytes"] = report["bytes_on_disk"]
+                    backup = next((work / "backups").glob("app-*.db"))
                     row["restore_backup_ms"] = timed([args.binary, "restore", backup, "--to", work / "r1.db", *cli])
                     row["restore_at_ms"] = timed([args.binary, "restore", "--at", "latest", "--to", work / "r2.db", *cli])
+                    middle = done[len(done) // 2]
+                    row["restore_mid_ms"] = timed([args.binary, "restore", "--at", rfc3339(middle), "--to",
+                                                   work / "r3.db", *cli])
                     row["replayed"] = len(done)
+                    check = post_backup(work / "s.sock")
+                    row["chain_check_ms"] = check["ms"]
+                    row["chain_check"] = check["result"]
+                    row["verify_ms"] = timed([args.binary, "verify", "--archive", *cli])
                 rows.append(row)
             finally:
                 proc.terminate()
@@ -183,14 +225,23 @@ def main():
     print("| --- | --- | --- | --- | --- | --- |")
     for r in rows:
         print(f"| {r['archive']} | {r['commits']} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | {r['idle']} |")
-    on = rows[1]
-    print(f"\nwriter p99 on/off: {on['p99'] / rows[0]['p99']:.2f}x")
-    print(f"archive lag after commit: p50 {on['lag_p50']:.0f} ms, p99 {on['lag_p99']:.0f} ms, max {on['lag_max']:.0f} ms "
+    on = rows[-1]
+    print(f"\narchive lag after commit: p50 {on['lag_p50']:.0f} ms, p99 {on['lag_p99']:.0f} ms, max {on['lag_max']:.0f} ms "
           f"(archive-interval 1 s; /status sampled every 20 ms)")
-    print(f"archive bytes per WAL byte: {on['ratio']:.3f}")
+    if args.guard:
+        if on["lag_p99"] > 2000:
+            print("GUARD: the archive's lag p99 is past 2 s (archive-interval 1 s + 1 s)")
+            sys.exit(1)
+        print("guard: ok")
+        return
+    print(f"writer p99 on/off: {on['p99'] / rows[0]['p99']:.2f}x")
+    print(f"archive on disk: {on['archive_bytes'] / 2**20:.1f} MiB, {on['ratio']:.3f} bytes per WAL byte")
     print(f"restore of the backup alone: {on['restore_backup_ms']:.0f} ms; restore --at latest "
           f"(the backup plus {on['replayed']} transactions): {on['restore_at_ms']:.0f} ms "
-          f"({on['restore_at_ms'] / on['restore_backup_ms']:.2f}x)")
+          f"({on['restore_at_ms'] / on['restore_backup_ms']:.2f}x); --at the middle second: "
+          f"{on['restore_mid_ms']:.0f} ms ({on['restore_mid_ms'] / on['restore_backup_ms']:.2f}x)")
+    print(f"the daemon's chain check of a backup after the writes: {on['chain_check_ms']} ms ({on['chain_check']})")
+    print(f"sqlkeeper verify --archive (every backup pair and the tail): {on['verify_ms']:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -149,7 +149,7 @@ case "${1:-}" in
     export SK_PROMTOOL
     build build -DSQLKEEPER_WERROR=ON
     if ! $full; then
-      (cd build && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard)$')
+      (cd build && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard|bench-archive-guard)$')
       cat >&2 <<'TXT'
 sqlkeeper: the unit and integration tests passed. Not run here, and run by
 `scripts/dev.sh test --full` (what CI runs): lintian on the .deb, the end-to-end
@@ -168,10 +168,10 @@ TXT
     # systemd-e2e and container-e2e ran above: they test the package and the image,
     # not the sanitizer build.
     (cd build-sanitize && ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
-      ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard)$')
+      ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard|bench-archive-guard)$')
     # Against Debian's own SQLite (3.40.1, with the WAL-reset bug), so that path keeps working.
     build build-system-sqlite -DSQLKEEPER_WERROR=ON -DSQLKEEPER_SYSTEM_SQLITE=ON
-    (cd build-system-sqlite && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard)$')
+    (cd build-system-sqlite && ctest --output-on-failure -j "$jobs" -E '^(systemd-e2e|container-e2e|bench-guard|bench-archive-guard)$')
     fuzz
     ;;
   fuzz)

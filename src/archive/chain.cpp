@@ -9,6 +9,7 @@
 #include <ctime>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <random>
 #include <regex>
 #include <sstream>
@@ -187,10 +188,44 @@ std::map<std::string, std::string> read_fields(const fs::path& path) {
   return fields;
 }
 
+void add_record(SegmentContents& c, const Record& r) {
+  if (r.type == RecordType::txn) {
+    ++c.transactions;
+    c.frame_bytes += r.frames.size();
+    if (c.first_txn_ms == 0) c.first_txn_ms = r.at_ms;
+    c.last_txn_ms = r.at_ms;
+  } else if (r.type == RecordType::resume) {
+    c.pauses.push_back({r.since_ms, r.at_ms, r.cause});
+  }
+}
+
+void add_contents(ChainSummary& s, const SegmentContents& c) {
+  s.transactions += c.transactions;
+  s.frame_bytes += c.frame_bytes;
+  if (s.first_txn_ms == 0) s.first_txn_ms = c.first_txn_ms;
+  if (c.last_txn_ms) s.last_txn_ms = c.last_txn_ms;
+  s.pauses.insert(s.pauses.end(), c.pauses.begin(), c.pauses.end());
+}
+
+std::string one_line(std::string text) {
+  std::replace(text.begin(), text.end(), '\n', ' ');
+  return text;
+}
+
 std::string summary_text(const SegmentSummary& s) {
-  return "first_seq: " + std::to_string(s.first_seq) + "\nlast_seq: " + std::to_string(s.last_seq) +
-         "\nfirst_ms: " + std::to_string(s.first_ms) + "\nlast_ms: " + std::to_string(s.last_ms) +
-         "\nposition: " + position_text(s.position_after) + "\n";
+  const auto& c = s.contents;
+  std::string text = "first_seq: " + std::to_string(s.first_seq) + "\nlast_seq: " + std::to_string(s.last_seq) +
+                     "\nfirst_ms: " + std::to_string(s.first_ms) + "\nlast_ms: " + std::to_string(s.last_ms) +
+                     "\nposition: " + position_text(s.position_after) +
+                     "\ntransactions: " + std::to_string(c.transactions) +
+                     "\nframe_bytes: " + std::to_string(c.frame_bytes) +
+                     "\nfirst_txn_ms: " + std::to_string(c.first_txn_ms) +
+                     "\nlast_txn_ms: " + std::to_string(c.last_txn_ms) + "\npauses: " + std::to_string(c.pauses.size()) +
+                     "\n";
+  for (std::size_t i = 0; i < c.pauses.size(); ++i)
+    text += "pause." + std::to_string(i) + ": " + std::to_string(c.pauses[i].since_ms) + " " +
+            std::to_string(c.pauses[i].until_ms) + " " + one_line(c.pauses[i].cause) + "\n";
+  return text;
 }
 
 std::optional<SegmentSummary> parse_summary(const std::map<std::string, std::string>& f) {
@@ -203,6 +238,21 @@ std::optional<SegmentSummary> parse_summary(const std::map<std::string, std::str
     const auto p = parse_position(f.at("position"));
     if (!p) return std::nullopt;
     s.position_after = *p;
+    s.contents_known = f.count("transactions") > 0;
+    if (!s.contents_known) return s;
+    auto& c = s.contents;
+    c.transactions = std::stoull(f.at("transactions"));
+    c.frame_bytes = std::stoull(f.at("frame_bytes"));
+    c.first_txn_ms = std::stoll(f.at("first_txn_ms"));
+    c.last_txn_ms = std::stoll(f.at("last_txn_ms"));
+    const auto pauses = std::stoul(f.at("pauses"));
+    for (std::size_t i = 0; i < pauses; ++i) {
+      std::istringstream in(f.at("pause." + std::to_string(i)));
+      Pause pause;
+      if (!(in >> pause.since_ms >> pause.until_ms)) return std::nullopt;
+      std::getline(in >> std::ws, pause.cause);
+      c.pauses.push_back(pause);
+    }
     return s;
   } catch (const std::exception&) {
     return std::nullopt;
@@ -249,23 +299,30 @@ StartAt chain_start(const fs::path& chain_dir) {
 }
 
 // The latest start after which every transaction after `after_seq` is: a
-// sealed segment whose summary ends at or before it is not read (the one just
-// before the first needed is hashed, for the chain's link).
-StartAt start_for(const fs::path& chain_dir, std::uint64_t after_seq) {
+// sealed segment whose summary ends at or before it is not read. Only the last
+// one skipped is hashed, for its link to the first one read: what comes before
+// is not needed, so a restore reads no more with a longer history. With
+// `listing`, every sealed segment that has a successor and a summary with its
+// contents is skipped, and those contents are added to the listing.
+StartAt start_for(const fs::path& chain_dir, std::uint64_t after_seq, ChainSummary* listing = nullptr) {
   auto at = chain_start(chain_dir);
   if (after_seq == 0) return at;
+  std::optional<fs::path> last_skipped;
   for (std::uint32_t n = at.segment;; ++n) {
     const auto sealed = sealed_path(chain_dir, n);
     const auto index = chain_dir / index_name(n);
-    if (!sealed || !fs::exists(index) || !segment_exists(chain_dir, n + 1)) return at;
+    if (!sealed || !fs::exists(index) || !segment_exists(chain_dir, n + 1)) break;
     const auto summary = parse_summary(read_fields(index));
-    if (!summary || summary->last_seq > after_seq) return at;
+    if (!summary || summary->last_seq > after_seq || (listing && !summary->contents_known)) break;
+    if (listing) add_contents(*listing, summary->contents);
     at.segment = n + 1;
-    at.prev_hash = segment_hash(*sealed);
     at.position = summary->position_after;
     at.last_seq = summary->last_seq;
     at.last_ms = summary->last_ms;
+    last_skipped = *sealed;
   }
+  if (last_skipped) at.prev_hash = segment_hash(*last_skipped);
+  return at;
 }
 
 ReadEnd read_segments(const fs::path& chain_dir, const OnRecord& on_record, const StartAt& at) {
@@ -344,6 +401,7 @@ ReadEnd read_segments(const fs::path& chain_dir, const OnRecord& on_record, cons
         case RecordType::stop:
           break;
       }
+      add_record(summary.contents, rec);
       end.tail.last_ms = rec.at_ms;
       end.tail.last = rec;
       if (on_record && !on_record(rec, file.path)) return end;
@@ -505,6 +563,7 @@ void ChainWriter::append(const std::vector<Record>& records) {
     } else if (r.type == RecordType::start) {
       summary_.position_after = position_of_start(r);
     }
+    add_record(summary_.contents, r);
     summary_.last_ms = r.at_ms;
   }
 }
@@ -538,34 +597,30 @@ std::vector<ChainSummary> list_chains(const fs::path& archive_dir) {
       const auto ext = f.path().extension();
       if (ext == ".seg" || ext == ".open" || ext == kCompressedSuffix) ++s.segments;
     }
+    // The sealed segments by their summaries (verify --archive reads them all);
+    // the newest segments, read.
+    SegmentContents newest;
     try {
-      read_chain(e.path(), [&s](const Record& r, const fs::path&) {
-        s.last_ms = r.at_ms;
-        if (r.type != RecordType::end) s.covered_ms = r.at_ms;
-        s.stopped = r.type == RecordType::stop;
-        switch (r.type) {
-          case RecordType::txn:
-            ++s.transactions;
-            if (s.first_txn_ms == 0) s.first_txn_ms = r.at_ms;
-            s.last_txn_ms = r.at_ms;
-            s.frame_bytes += r.frames.size();
-            break;
-          case RecordType::resume:
-            s.pauses.push_back({r.since_ms, r.at_ms, r.cause});
-            break;
-          case RecordType::end:
-            s.ended = true;
-            s.end_cause = r.cause;
-            break;
-          case RecordType::start:
-          case RecordType::stop:
-            break;
-        }
-        return true;
-      });
+      const auto at = start_for(e.path(), std::numeric_limits<std::uint64_t>::max(), &s);
+      s.last_ms = s.covered_ms = at.last_ms;
+      read_segments(
+          e.path(),
+          [&s, &newest](const Record& r, const fs::path&) {
+            s.last_ms = r.at_ms;
+            if (r.type != RecordType::end) s.covered_ms = r.at_ms;
+            s.stopped = r.type == RecordType::stop;
+            add_record(newest, r);
+            if (r.type == RecordType::end) {
+              s.ended = true;
+              s.end_cause = r.cause;
+            }
+            return true;
+          },
+          at);
     } catch (const Error& err) {
       s.problem = err.what();
     }
+    add_contents(s, newest);
     chains.push_back(std::move(s));
   }
   std::sort(chains.begin(), chains.end(), [](const auto& a, const auto& b) { return a.id < b.id; });

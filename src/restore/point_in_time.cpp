@@ -103,9 +103,12 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
   const auto& plan = result.plan;
   spdlog::info("restore --at {}: backup {} (chain {}, transaction {}), then the archive", archive::format_ms(target_ms),
                plan.base.backup.string(), plan.base.chain, plan.base.seq);
-  const auto verified = verify_backup(plan.base.backup, job, database_identity(options.database));
-  if (!verified.ok)
-    throw Error(ErrorCode::io, "refusing to restore from " + plan.base.backup.string() + ": " + verified.problem);
+  // The base against its checksum only: the result is what integrity_check
+  // reads, whole, before anything is replaced.
+  const auto base = check_backup(describe_file(plan.base.backup), database_identity(options.database), &job);
+  if (base.state != BackupState::ok)
+    throw Error(ErrorCode::io, "refusing to restore from " + plan.base.backup.string() + ": it is " +
+                                   to_string(base.state) + ": " + base.problem);
 
   std::optional<ScratchFile> scratch;
   if (!dry_run) scratch.emplace(options.backup_dir, options.database.stem().string(), "restore-scratch", env);
@@ -120,10 +123,14 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
   result.replay = replayed.replay;
   if (dry_run) return result;
 
-  const auto check = check_database(scratch->path(), CheckDepth::full, job, Ms(0));
-  if (!check.ok)
-    throw Error(ErrorCode::sqlite, "the database replayed to " + archive::format_ms(target_ms) +
-                                       " fails integrity_check: " + check.first_error + "; nothing was changed");
+  // In place, the result is checked before it replaces anything; into a new
+  // file, the load checks what it wrote (and removes it when that fails).
+  if (!options.to) {
+    const auto check = check_database(scratch->path(), CheckDepth::full, job, Ms(0));
+    if (!check.ok)
+      throw Error(ErrorCode::sqlite, "the database replayed to " + archive::format_ms(target_ms) +
+                                         " fails integrity_check: " + check.first_error + "; nothing was changed");
+  }
   if (result.transactions > 0) {
     sqlite::Connection copy(scratch->path(), SQLITE_OPEN_READONLY, Ms(0));
     const auto pages = copy.query_int64("PRAGMA page_count").value_or(-1);

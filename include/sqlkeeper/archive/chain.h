@@ -35,15 +35,32 @@ inline constexpr std::uint64_t kSealBytes = 16ULL << 20;
 // Written when the oldest segments are pruned: where the chain now begins.
 inline constexpr const char* kPrunedFile = "pruned";
 
+struct Pause {
+  std::int64_t since_ms = 0;
+  std::int64_t until_ms = 0;
+  std::string cause;
+};
+
+// What a segment's records add to a chain's listing (list_chains).
+struct SegmentContents {
+  std::uint64_t transactions = 0;
+  std::uint64_t frame_bytes = 0;
+  std::int64_t first_txn_ms = 0;  // 0: none
+  std::int64_t last_txn_ms = 0;
+  std::vector<Pause> pauses;  // from its resume records
+};
+
 // What a sealed segment holds ("NNNNNNNN.idx", written before it is sealed):
-// lets a restore skip the segments before the transactions it needs, and
-// retention drop them.
+// lets a restore skip the segments before the transactions it needs, a listing
+// skip every sealed segment, and retention drop them.
 struct SegmentSummary {
   std::uint64_t first_seq = 0;  // 0: no transaction
   std::uint64_t last_seq = 0;   // the chain's last transaction at its end
   std::int64_t first_ms = 0;
   std::int64_t last_ms = 0;
   WalPosition position_after;   // the WAL position at its end
+  SegmentContents contents;
+  bool contents_known = true;  // false: a summary written before it had them (the segment is read)
 };
 inline constexpr unsigned kArchiveMode = 0600;
 
@@ -95,12 +112,6 @@ class ChainWriter {
   std::uint64_t bytes_written_ = 0;
   SegmentSummary summary_;  // of the open segment
   std::string broken_;      // why no append can be trusted any more; empty: none
-};
-
-struct Pause {
-  std::int64_t since_ms = 0;
-  std::int64_t until_ms = 0;
-  std::string cause;
 };
 
 struct ChainSummary {

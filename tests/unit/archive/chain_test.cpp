@@ -130,6 +130,67 @@ TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
   EXPECT_EQ(tail.last_seq, 9u);
 }
 
+// A listing (sqlkeeper archive, restore --at's timeline) reads the summaries of
+// the sealed segments and only the newest segment, and a restore the segments
+// from the one holding its first transaction on: neither grows with history.
+TEST_F(Chain, AListingReadsTheSummariesOfSealedSegmentsAndARestoreOnlyWhatItNeeds) {
+  const auto h = header(1);
+  WalPosition pos{h, 1, h.checksum};
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
+  for (int i = 1; i <= 13; ++i) {
+    if (i == 6) {
+      Record stop;
+      stop.type = RecordType::stop;
+      stop.at_ms = 5500;
+      stop.seq = 5;
+      Record resume;
+      resume.type = RecordType::resume;
+      resume.at_ms = 5900;
+      resume.since_ms = 5500;
+      resume.seq = 5;
+      resume.cause = "sqlkeeper was not running";
+      w.append({stop});
+      w.append({resume});
+    }
+    w.append({txn_record(i, 1000 * i, h, pos, 9000)});
+  }
+  const auto full = list_chains(dir_).front();
+  ASSERT_TRUE(full.problem.empty()) << full.problem;
+  EXPECT_EQ(full.transactions, 13u);
+  EXPECT_EQ(full.first_txn_ms, 1000);
+  EXPECT_EQ(full.last_txn_ms, 13000);
+  ASSERT_EQ(full.pauses.size(), 1u);
+  EXPECT_EQ(full.pauses[0].since_ms, 5500);
+  EXPECT_EQ(full.pauses[0].cause, "sqlkeeper was not running");
+
+  // The first sealed segment damaged: not read by a listing or by a restore
+  // from transaction 9 on; a whole read names it.
+  const auto first = dir_ / "c1" / "00000001.seg.zst";
+  ASSERT_TRUE(fs::exists(first));
+  {
+    std::fstream f(first, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(fs::file_size(first) / 2));
+    f.put('\x5a');
+  }
+  const auto listed = list_chains(dir_).front();
+  EXPECT_TRUE(listed.problem.empty()) << listed.problem;
+  EXPECT_EQ(listed.transactions, full.transactions);
+  EXPECT_EQ(listed.frame_bytes, full.frame_bytes);
+  EXPECT_EQ(listed.pauses.size(), 1u);
+  EXPECT_EQ(listed.last_ms, full.last_ms);
+  std::vector<std::uint64_t> seen;
+  read_chain(
+      dir_ / "c1",
+      [&seen](const Record& r, const fs::path&) {
+        if (r.type == RecordType::txn) seen.push_back(r.seq);
+        return true;
+      },
+      9);
+  ASSERT_FALSE(seen.empty());
+  EXPECT_EQ(seen.back(), 13u);
+  EXPECT_THROW(read_all(), Error);
+}
+
 TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
