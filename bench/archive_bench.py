@@ -66,8 +66,10 @@ def start(binary, work, archive):
     deadline = time.time() + 60
     while time.time() < deadline:
         try:
+            # With the archive, once the backup that begins its chain is done: its
+            # copy of the whole file would be measured with the writer otherwise.
             if http_get(work / "s.sock", "/health/ready")[0] == 200 and (
-                    not archive or status(work / "s.sock")["archive"]["chain"]):
+                    not archive or status(work / "s.sock")["archive"]["chain_has_base"]):
                 return proc
         except OSError:
             pass
