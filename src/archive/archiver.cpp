@@ -64,6 +64,7 @@ void Archiver::start() {
 // archive may be large, so this never runs on the daemon's loop.
 bool Archiver::initialize() {
   const std::lock_guard lock(mutex_);
+  const Publish publish_at_exit{*this};
   if (status_.running) return true;
   try {
     // A folder not there yet is made by the first chain, after the backup that
@@ -104,6 +105,17 @@ bool Archiver::initialize() {
   }
 }
 
+// Outside mutex_: compressing a 16 MiB segment must not hold up a backup's
+// mark (taken under the applications' write gate) or a step.
+void Archiver::compress_sealed() {
+  std::vector<fs::path> sealed;
+  {
+    const std::lock_guard lock(mutex_);
+    if (writer_) sealed = writer_->take_sealed();
+  }
+  for (const auto& path : sealed) compress_segment(path, env_);
+}
+
 void Archiver::tell_pinned() {
   if (told_pinned_) return;
   told_pinned_ = true;
@@ -116,8 +128,13 @@ void Archiver::stop() {
   const std::uint64_t one = 1;
   (void)!::write(wake_.get(), &one, sizeof one);
   thread_.join();
+  {
+    const std::lock_guard lock(mutex_);
+    const Publish publish_at_exit{*this};
+    if (status_.running) finish();
+  }
+  compress_sealed();
   const std::lock_guard lock(mutex_);
-  if (status_.running) finish();
   // The folder is free for the next archiver (a restart in the same process) once this returns.
   writer_.reset();
   lock_ = Fd();
@@ -343,6 +360,7 @@ void Archiver::flush(bool force) {
 
 std::string Archiver::mark() {
   const std::lock_guard lock(mutex_);
+  const Publish publish_at_exit{*this};
   if (!status_.running) return "";
   try {
     step();
@@ -375,21 +393,38 @@ std::string Archiver::mark() {
   }
 }
 
+// The daemon's loop asks and tells through the published copy only: mutex_ is
+// held for a step, a flush with its fsync, a mark; the loop never waits on it.
 void Archiver::base_taken(const std::string& mark) {
-  const std::lock_guard lock(mutex_);
-  if (!writer_ || !mark.starts_with(writer_->id() + " ")) return;
-  status_.chain_has_base = true;
-  status_.no_chain_since_ms = 0;
+  const std::lock_guard lock(published_mutex_);
+  base_marks_.push_back(mark);
+  apply_base_marks(published_);
+}
+
+void Archiver::apply_base_marks(ArchiverStatus& s) const {
+  for (const auto& mark : base_marks_) {
+    if (s.chain.empty() || !mark.starts_with(s.chain + " ")) continue;
+    s.chain_has_base = true;
+    s.no_chain_since_ms = 0;
+  }
+}
+
+// With mutex_ held: the state as the loop may see it.
+void Archiver::publish() {
+  const std::lock_guard lock(published_mutex_);
+  apply_base_marks(status_);
+  base_marks_.clear();
+  published_ = status_;
 }
 
 bool Archiver::needs_base() const {
-  const std::lock_guard lock(mutex_);
-  return status_.running && (!writer_ || !status_.chain_has_base);
+  const std::lock_guard lock(published_mutex_);
+  return published_.running && (published_.chain.empty() || !published_.chain_has_base);
 }
 
 ArchiverStatus Archiver::status() const {
-  const std::lock_guard lock(mutex_);
-  return status_;
+  const std::lock_guard lock(published_mutex_);
+  return published_;
 }
 
 void Archiver::run() {
@@ -416,6 +451,7 @@ void Archiver::run() {
       const auto since = SteadyClock::now() - last_step;
       if (since < kMinStepGap) std::this_thread::sleep_for(kMinStepGap - since);
       const std::lock_guard lock(mutex_);
+      const Publish publish_at_exit{*this};
       try {
         step();
         flush(false);
@@ -430,6 +466,7 @@ void Archiver::run() {
       }
       last_step = SteadyClock::now();
     }
+    compress_sealed();
     // How long to sleep: until the next follow-up, the pending transactions' flush, a retry; or until woken.
     int timeout = -1;
     const auto now = SteadyClock::now();

@@ -68,10 +68,12 @@ bool is_compressed(const fs::path& path) {
 }
 
 std::vector<std::uint8_t> read_whole(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
   if (!in) throw Error(ErrorCode::io, "cannot read archive segment " + path.string());
-  std::vector<std::uint8_t> bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (in.bad()) throw Error(ErrorCode::io, "cannot read archive segment " + path.string());
+  std::vector<std::uint8_t> bytes(static_cast<std::size_t>(in.tellg()));
+  in.seekg(0);
+  if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
+    throw Error(ErrorCode::io, "cannot read archive segment " + path.string());
   if (!is_compressed(path)) return bytes;
   const auto size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
   if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxSegmentBytes)
@@ -490,12 +492,12 @@ void ChainWriter::seal() {
   summary_.last_seq = before.last_seq;
   summary_.last_ms = before.last_ms;
   summary_.position_after = before.position_after;
-  compress(sealed);
+  sealed_.push_back(sealed);
 }
 
 // After the chain goes on: a sealed segment is whole and readable as it is, so
 // compressing it is only a saving, and one that fails leaves it as it was.
-void ChainWriter::compress(const fs::path& sealed) {
+void compress_segment(const fs::path& sealed, Env& env) {
   try {
     const auto bytes = read_whole(sealed);
     std::string out(ZSTD_compressBound(bytes.size()), '\0');
@@ -504,9 +506,9 @@ void ChainWriter::compress(const fs::path& sealed) {
     out.resize(n);
     auto target = sealed;
     target += kCompressedSuffix;
-    env_->write_file_atomic(target, out, kArchiveMode);
-    env_->remove_file(sealed);
-    env_->fsync_dir(dir_);
+    env.write_file_atomic(target, out, kArchiveMode);
+    env.remove_file(sealed);
+    env.fsync_dir(sealed.parent_path());
   } catch (const std::exception& e) {
     spdlog::warn("archive: segment {} stays uncompressed: {}", sealed.string(), e.what());
   }

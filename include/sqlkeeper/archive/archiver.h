@@ -119,6 +119,13 @@ class Archiver {
   void run();
   bool initialize();
   void finish();
+  void compress_sealed();
+  void publish();
+  void apply_base_marks(ArchiverStatus& s) const;
+  struct Publish {
+    Archiver& a;
+    ~Publish() { a.publish(); }
+  };
   void hold_folder();
   void tell_pinned();
   void resume_newest_chain();
@@ -148,6 +155,9 @@ class Archiver {
   };
   std::vector<Pending> pending_;
   ArchiverStatus status_;
+  mutable std::mutex published_mutex_;  // the two below; never held long
+  ArchiverStatus published_;            // status_ as of the end of the last locked section
+  std::vector<std::string> base_marks_;  // base_taken() since then
   Fd wake_;  // eventfd: stop
   Fd lock_;  // kArchivingLock, held while it runs
   std::atomic<bool> stopping_{false};

@@ -24,6 +24,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "sqlkeeper/archive/record.h"
@@ -89,6 +90,9 @@ class ChainWriter {
   // before and Error is thrown: try again later. When an fsync or a seal fails,
   // the writer is broken (what was written may be lost): every later append
   // throws, and the chain must end.
+  // The segments sealed since the last call, to be compressed (compress_segment)
+  // by the caller outside whatever lock it holds around appends.
+  std::vector<std::filesystem::path> take_sealed() { return std::exchange(sealed_, {}); }
   void append(const std::vector<Record>& records);
   const std::string& broken() const { return broken_; }
 
@@ -101,7 +105,6 @@ class ChainWriter {
       : dir_(std::move(dir)), env_(&env), seal_bytes_(seal_bytes) {}
   void open_segment(std::uint32_t number, const std::string& prev_hash);
   void seal();
-  void compress(const std::filesystem::path& sealed);
 
   std::filesystem::path dir_;
   Env* env_;
@@ -111,6 +114,7 @@ class ChainWriter {
   std::uint64_t open_bytes_ = 0;
   std::uint64_t bytes_written_ = 0;
   SegmentSummary summary_;  // of the open segment
+  std::vector<std::filesystem::path> sealed_;  // not yet taken for compression
   std::string broken_;      // why no append can be trusted any more; empty: none
 };
 
@@ -141,6 +145,11 @@ struct ChainSummary {
 // Error(io) naming the segment and what is wrong.
 using OnRecord = std::function<bool(const Record&, const std::filesystem::path& segment)>;
 void read_chain(const std::filesystem::path& chain_dir, const OnRecord& on_record, std::uint64_t after_seq = 0);
+
+// Compresses a sealed segment (NNNNNNNN.seg -> NNNNNNNN.seg.zst) once the chain
+// has gone on past it; readers take either form. A failure only logs: the
+// segment stays as it was, whole and readable.
+void compress_segment(const std::filesystem::path& sealed, Env& env);
 
 // The database a chain folder's chain file names; empty when it names none.
 std::string chain_database(const std::filesystem::path& chain_dir);

@@ -43,6 +43,10 @@ class Chain : public test_support::ScratchDirTest {
     });
     return out;
   }
+  // What the archiver does after each append, outside its lock.
+  void compress(ChainWriter& w) {
+    for (const auto& p : w.take_sealed()) compress_segment(p, env_);
+  }
   Env& env_ = Env::real();
 };
 
@@ -90,6 +94,7 @@ TEST_F(Chain, SealedSegmentsAreChainedByHashAndAMissingOneBreaksTheChain) {
   WalPosition pos{h, 1, h.checksum};
   auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
+  compress(w);
   ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000002.seg.zst"));
   EXPECT_EQ(read_all().size(), 10u);
   fs::remove(dir_ / "c1" / "00000002.seg.zst");
@@ -103,6 +108,8 @@ TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
   WalPosition pos{h, 1, h.checksum};
   auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
+  EXPECT_TRUE(fs::exists(dir_ / "c1" / "00000001.seg")) << "sealed; compressed by the caller, outside its lock";
+  compress(w);
   const auto compressed = dir_ / "c1" / "00000001.seg.zst";
   ASSERT_TRUE(fs::exists(compressed));
   EXPECT_FALSE(fs::exists(dir_ / "c1" / "00000001.seg"));
@@ -154,6 +161,7 @@ TEST_F(Chain, AListingReadsTheSummariesOfSealedSegmentsAndARestoreOnlyWhatItNeed
     }
     w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   }
+  compress(w);
   const auto full = list_chains(dir_).front();
   ASSERT_TRUE(full.problem.empty()) << full.problem;
   EXPECT_EQ(full.transactions, 13u);
@@ -196,6 +204,7 @@ TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn
   WalPosition pos{h, 1, h.checksum};
   auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 13; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
+  compress(w);
   // Segments of four transactions: 1-4 and 5-8 sealed, 9-12 sealed, 13 open.
   ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000003.seg.zst"));
   const auto dry = prune_chain_before(dir_ / "c1", 9, env_, /*dry_run=*/true);
