@@ -90,7 +90,7 @@ bool Archiver::initialize() {
     status_.failing_since_ms = 0;
     if (!writer_) status_.no_chain_since_ms = now_ms();
     if (!writer_ || !status_.chain_has_base) {
-      if (options_.on_needs_base) options_.on_needs_base();
+      tell_needs_base();
     }
     return true;
   } catch (const std::exception& e) {
@@ -114,6 +114,12 @@ void Archiver::compress_sealed() {
     if (writer_) sealed = writer_->take_sealed();
   }
   for (const auto& path : sealed) compress_segment(path, env_);
+}
+
+// The daemon asks needs_base() at once: what it reads must already say so.
+void Archiver::tell_needs_base() {
+  publish();
+  if (options_.on_needs_base) options_.on_needs_base();
 }
 
 void Archiver::tell_pinned() {
@@ -252,7 +258,7 @@ void Archiver::end_chain(const std::string& cause) {
   status_.oldest_pending_ms = 0;
   status_.gaps.push_back({since, 0, cause});
   status_.no_chain_since_ms = now;
-  if (options_.on_needs_base) options_.on_needs_base();
+  tell_needs_base();
 }
 
 void Archiver::step() {

@@ -128,6 +128,7 @@ class Archiver {
   };
   void hold_folder();
   void tell_pinned();
+  void tell_needs_base();
   void resume_newest_chain();
   void step();
   void flush(bool force);
