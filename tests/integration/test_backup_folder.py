@@ -82,7 +82,10 @@ def utc(text):
 def test_a_backup_taken_by_the_cli_beside_the_daemon_shows_and_the_schedule_counts_from_it(daemon_factory):
     """`sqlkeeper backup` while the daemon runs: /status, /health and the schedule agree with
     the disk within a refresh, and the next interval backup counts from the CLI's."""
-    d = daemon_factory(extra_args=["--backup-interval", "1h", *NO_ARCHIVE]).start().wait_ready()
+    # The nightly backup half a day away: within the hour before it, it would come
+    # before the interval's and be the next one (the test failed between 02:00 and 03:00).
+    nightly = (datetime.now() + timedelta(hours=12)).strftime("%H:%M")
+    d = daemon_factory(extra_args=["--backup-interval", "1h", "--backup-at", nightly, *NO_ARCHIVE]).start().wait_ready()
     assert status_json(d)["backups"]["count"] == 0
     # The CLI's backup must be later than the daemon's start by a second stamp at least,
     # or "counts from the start" and "counts from the backup" would be the same time.

@@ -20,7 +20,11 @@ import pytest
 from conftest import NO_ARCHIVE, BIN, connect, healthy_body, get_keep_alive, http_request, parse_response, read_response, read_until_closed, wait_until
 
 MiB = 1024 * 1024
-LATENCY_TARGET = 1.0  # seconds, for a fresh /health while the socket is under attack
+# Seconds, for a fresh /health while the socket is under attack. An ASan+UBSan
+# Debug build runs the loop 2-3x slower (it measured 0.8-1.2 s beside the unit
+# tests): it is there to find memory errors, the plain build holds the target.
+LATENCY_TARGET = 1.0
+SANITIZED_LATENCY_TARGET = 2.5
 REQUEST_TIMEOUT = 5.0  # the daemon's deadline for a request to arrive complete
 
 
@@ -230,7 +234,7 @@ def test_health_answers_within_1s_while_an_attacker_keeps_reconnecting(daemon_fa
         if attacker.is_alive():
             attacker.kill()
     print(f"an attacker holding 2000 connections, {during} opened: /health max {max(latencies):.3f}s")
-    assert max(latencies) < LATENCY_TARGET, latencies
+    assert max(latencies) < (SANITIZED_LATENCY_TARGET if SANITIZED else LATENCY_TARGET), latencies
     assert made.value > during, "the attacker stopped reconnecting while /health was measured"
 
 
