@@ -11,7 +11,6 @@
 #include "sqlkeeper/backup/backup_state.h"
 #include "sqlkeeper/base/local_time.h"
 #include "sqlkeeper/backup/catalog.h"
-#include "sqlkeeper/backup/verify.h"
 #include "sqlkeeper/db/integrity.h"
 #include "sqlkeeper/restore/replay_backup.h"
 #include "sqlkeeper/error.h"
@@ -111,7 +110,10 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
                                    to_string(base.state) + ": " + base.problem);
 
   std::optional<ScratchFile> scratch;
-  if (!dry_run) scratch.emplace(options.backup_dir, options.database.stem().string(), "restore-scratch", env);
+  // Not "restore-scratch": the load below names its own scratch so when the
+  // replayed copy needs pending migrations, and in the same second the two
+  // names would meet.
+  if (!dry_run) scratch.emplace(options.backup_dir, options.database.stem().string(), "pitr-scratch", env);
   const auto replayed = replay_backup(
       {plan.base.backup, plan.base.seq, plan.base.ms, plan.chain_dir,
        [target_ms](const archive::Record& r) { return r.at_ms <= target_ms; }},
