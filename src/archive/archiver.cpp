@@ -28,8 +28,6 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr Ms kFollowUps[] = {Ms(5), Ms(10), Ms(20), Ms(40), Ms(80), Ms(160), Ms(320), Ms(640)};
 // Steps at most this often under a stream of writes.
 constexpr Ms kMinStepGap{5};
-// Read at most this much of the WAL per step (whole transactions).
-constexpr std::uint64_t kReadBytesPerStep = 32ULL << 20;
 
 // Asked of SQLite, not of the file: never a descriptor of ours on the live database.
 bool in_wal_mode(const fs::path& database) {
@@ -291,18 +289,34 @@ void Archiver::step() {
     }
   }
   if (wal_) {
-    const auto r = read_wal(wal_, position_, kReadBytesPerStep);
-    if (r.new_generation && position_.header && !pinned_throughout_ && writer_)
-      end_chain("the WAL was restarted while its frames were not held");
-    const auto read = now_ms();
-    for (const auto& txn : r.transactions) {
-      status_.pending_bytes += txn.frames.size() * (kWalFrameHeaderBytes + r.next.header->page_size);
-      pending_.push_back({*r.next.header, txn, read});
+    // Everything the new pin holds is read before the older pin goes: the new
+    // one may hold read mark 0 (everything was backfilled), which keeps no
+    // writer from restarting the WAL over frames not read yet. Its frames lie
+    // within the file's size now; the older pin keeps them there meanwhile.
+    struct stat st {};
+    const std::uint64_t held_to = ::fstat(wal_.get(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    for (;;) {
+      const auto r = read_wal(wal_, position_, options_.read_bytes_per_step);
+      if (r.new_generation && position_.header && !pinned_throughout_ && writer_)
+        end_chain("the WAL was restarted while its frames were not held");
+      const auto read = now_ms();
+      for (const auto& txn : r.transactions) {
+        status_.pending_bytes += txn.frames.size() * (kWalFrameHeaderBytes + r.next.header->page_size);
+        pending_.push_back({*r.next.header, txn, read});
+      }
+      status_.wal_bytes_read += r.bytes_read;
+      if (!r.transactions.empty() && status_.oldest_pending_ms == 0) status_.oldest_pending_ms = read;
+      status_.pending_transactions = pending_.size();
+      position_ = r.next;
+      const auto frame_bytes = kWalFrameHeaderBytes + (position_.header ? position_.header->page_size : 0);
+      if (!r.stopped_at_limit || kWalHeaderBytes + std::uint64_t{position_.next_frame - 1} * frame_bytes >= held_to)
+        break;
+      // Written out between reads: memory holds about one read's worth.
+      flush(true);
+      if (status_.pending_bytes > options_.max_pending_bytes && writer_)
+        end_chain("more than " + std::to_string(options_.max_pending_bytes >> 20) +
+                  " MiB read from the WAL could not be written to the archive (" + status_.error + ")");
     }
-    status_.wal_bytes_read += r.bytes_read;
-    if (!r.transactions.empty() && status_.oldest_pending_ms == 0) status_.oldest_pending_ms = read;
-    status_.pending_transactions = pending_.size();
-    position_ = r.next;
   }
   pin_->release_previous();
   pinned_throughout_ = true;

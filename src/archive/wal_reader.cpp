@@ -82,7 +82,10 @@ WalRead scan(const ReadAt& read_at, const WalPosition& from, std::uint64_t max_b
     r.transactions.push_back(std::move(pending));
     pending = {};
     pos = WalPosition{header, frame + 1, checksum};
-    if (r.bytes_read >= max_bytes) break;
+    if (r.bytes_read >= max_bytes) {
+      r.stopped_at_limit = true;
+      break;
+    }
   }
   r.next = pos;
   return r;

@@ -50,6 +50,9 @@ struct ArchiverOptions {
   std::uint64_t segment_size = kSealBytes;  // archive-segment-size
   // Read but not yet durable: past this the chain ends (memory is not the archive).
   std::uint64_t max_pending_bytes = 256ULL << 20;
+  // A read of the WAL takes at most this much (whole transactions) into memory
+  // before it is written to the archive.
+  std::uint64_t read_bytes_per_step = 32ULL << 20;
   // Archiving failing this long ends the chain (archive-max-lag).
   std::chrono::milliseconds max_lag{60000};
   // Called on the archive's thread whenever no chain runs any more (or none

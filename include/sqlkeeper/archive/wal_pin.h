@@ -12,6 +12,10 @@
 // second connection (its snapshot is at least as new as every commit so far),
 // archive every committed frame up to the end of the WAL, and only then end the
 // first. At every moment one of the two holds everything not yet archived.
+// "Every frame" is meant: a pin begun when everything was backfilled holds read
+// mark 0, which keeps nothing from a writer's restart of the WAL, so a reader
+// that reads in pieces reads them all before the older pin ends (a bug once:
+// ArchiverHold).
 //
 // Two read-only connections of their own; they never checkpoint on close.
 #include <array>

@@ -86,6 +86,8 @@ struct WalRead {
   std::vector<WalTransaction> transactions;
   WalPosition next;  // where the next read starts
   std::uint64_t bytes_read = 0;
+  // The read stopped at max_bytes: more may be committed after `next`.
+  bool stopped_at_limit = false;
 };
 
 // Reads the committed transactions after `from` in the -wal file open at `wal`,

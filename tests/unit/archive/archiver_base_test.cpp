@@ -6,46 +6,14 @@
 #include <thread>
 
 #include "sqlkeeper/archive/archiver.h"
-#include "sqlkeeper/sqlite/connection.h"
-#include "sqlkeeper/sqlite/library.h"
-#include "support/scratch_dir.h"
+#include "support/archiver_fixture.h"
 
 namespace sqlkeeper::archive {
 namespace {
 
 using namespace std::chrono_literals;
-
-// Bounded: the archive's thread pins and reads the folder within milliseconds.
-void wait_until_running(const Archiver& a) {
-  const auto deadline = std::chrono::steady_clock::now() + 10s;
-  while (!a.status().running) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the archive did not start: " << a.status().error;
-    std::this_thread::sleep_for(5ms);
-  }
-}
-
-class ArchiverBase : public test_support::ScratchDirTest {
- protected:
-  void SetUp() override {
-    if (!sqlite::linked_library().wal_reset_fix) GTEST_SKIP() << "the archive is off with the WAL-reset bug";
-    ScratchDirTest::SetUp();
-    db_ = dir_ / "app.db";
-    app_.emplace(db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, 5s);
-    app_->exec("PRAGMA journal_mode=WAL");
-    app_->exec("CREATE TABLE t (id INTEGER PRIMARY KEY)");
-  }
-  ArchiverOptions options(std::function<bool(const std::string&)> has_base) {
-    ArchiverOptions o;
-    o.database = db_;
-    o.dir = dir_ / "wal";
-    o.database_identity = db_.string();
-    o.interval = 100ms;
-    o.has_base = std::move(has_base);
-    return o;
-  }
-  std::filesystem::path db_;
-  std::optional<sqlite::Connection> app_;  // open throughout: the WAL stays
-};
+using ArchiverBase = test_support::ArchiverTest;
+using test_support::wait_until_running;
 
 // A chain is worth something only from a finished backup on: a backup that
 // marked its place and then failed, or was stopped with the daemon, leaves a

@@ -108,7 +108,13 @@ TEST_F(WalFile, ReadsOnFromWhereItStoppedInPiecesOfAboutTheBoundAsked) {
   for (;; ++reads) {
     auto r = read_wal(open_wal(), at, 32 * 1024);
     EXPECT_EQ(r.new_generation, reads == 0);
-    if (r.transactions.empty()) break;
+    if (reads == 0) {
+      EXPECT_TRUE(r.stopped_at_limit);
+    }
+    if (r.transactions.empty()) {
+      EXPECT_FALSE(r.stopped_at_limit);
+      break;
+    }
     EXPECT_LE(r.bytes_read, 32u * 1024 + 8 * (4096 + kWalFrameHeaderBytes));
     for (auto& t : r.transactions) all.push_back(std::move(t));
     at = r.next;
