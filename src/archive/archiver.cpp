@@ -26,6 +26,10 @@ using SteadyClock = std::chrono::steady_clock;
 // After a wake the pin moves again at these delays, then the archive sleeps
 // until the next write: enough for a waiting checkpoint to see everything copied.
 constexpr Ms kFollowUps[] = {Ms(5), Ms(10), Ms(20), Ms(40), Ms(80), Ms(160), Ms(320), Ms(640)};
+// A restart of the WAL holds the applications' writers off at most this long,
+// and is not tried again for a while after one that gave up.
+constexpr Ms kRestartLimit{20};
+constexpr Ms kRestartBackoff{1000};
 // Steps at most this often under a stream of writes.
 constexpr Ms kMinStepGap{5};
 
@@ -326,6 +330,35 @@ void Archiver::step() {
               (status_.error.empty() ? "" : " (" + status_.error + ")"));
 }
 
+// With mutex_ held, after a step: the WAL's current generation has grown past
+// restart_wal_bytes, all of it read.
+void Archiver::restart_wal_if_long() {
+  if (options_.restart_wal_bytes == 0 || !wal_ || !position_.header || !pin_) return;
+  const std::uint64_t written =
+      std::uint64_t{position_.next_frame - 1} * (kWalFrameHeaderBytes + position_.header->page_size);
+  if (written < options_.restart_wal_bytes || SteadyClock::now() < next_restart_try_) return;
+  bool restarted = false;
+  bool step_failed = false;
+  try {
+    if (!restart_) restart_.emplace(options_.database);
+    restarted = restart_->run(kRestartLimit, [this, &step_failed] {
+      try {
+        step();
+      } catch (...) {
+        step_failed = true;
+        throw;
+      }
+    });
+  } catch (const std::exception& e) {
+    if (step_failed) throw;  // archiving's failure
+    // Not archiving's: the WAL just grows until a checkpoint.
+    spdlog::debug("archive: could not restart the WAL: {}", e.what());
+    restart_.reset();
+  }
+  if (restarted) ++status_.wal_restarts;
+  next_restart_try_ = restarted ? SteadyClock::time_point{} : SteadyClock::now() + kRestartBackoff;
+}
+
 void Archiver::flush(bool force) {
   if (pending_.empty()) return;
   const auto now = now_ms();
@@ -475,6 +508,7 @@ void Archiver::run() {
       try {
         step();
         flush(false);
+        restart_wal_if_long();
       } catch (const std::exception& e) {
         if (status_.error.empty()) status_.failing_since_ms = now_ms();
         status_.error = e.what();

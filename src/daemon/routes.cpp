@@ -169,6 +169,7 @@ json archive_json(const DaemonState& state, std::chrono::system_clock::time_poin
           {"transactions_archived", a.transactions_archived},
           {"wal_bytes_read", a.wal_bytes_read},
           {"archive_bytes_written", a.archive_bytes_written},
+          {"wal_restarts", a.wal_restarts},
           {"error", a.error.empty() ? json(nullptr) : json(a.error)},
           {"gaps", gaps},
           {"chain_check", chain_check_json(s.chain_check)},
@@ -327,6 +328,9 @@ HttpResponse metrics(const DaemonState& state, std::chrono::system_clock::time_p
            std::to_string(a.wal_bytes_read));
     metric(out, "sqlkeeper_archive_bytes_written_total", "counter", "Bytes written to the archive.",
            std::to_string(a.archive_bytes_written));
+    metric(out, "sqlkeeper_archive_wal_restarts_total", "counter",
+           "Times the archive restarted the WAL (everything archived and copied) under a writer that did not pause.",
+           std::to_string(a.wal_restarts));
     metric(out, "sqlkeeper_archive_gaps_total", "counter", "Gaps opened in the archive since the daemon started.",
            std::to_string(a.gaps.size()));
     metric(out, "sqlkeeper_archive_chain_checks_total", "counter",

@@ -37,6 +37,7 @@
 #include "sqlkeeper/archive/chain.h"
 #include "sqlkeeper/archive/wal_pin.h"
 #include "sqlkeeper/archive/wal_reader.h"
+#include "sqlkeeper/archive/wal_restart.h"
 #include "sqlkeeper/env.h"
 #include "sqlkeeper/fd.h"
 
@@ -53,6 +54,9 @@ struct ArchiverOptions {
   // A read of the WAL takes at most this much (whole transactions) into memory
   // before it is written to the archive.
   std::uint64_t read_bytes_per_step = 32ULL << 20;
+  // The archive restarts the WAL itself once this much was written since it
+  // last started (archive/wal_restart.h); 0: never.
+  std::uint64_t restart_wal_bytes = 4ULL << 20;
   // Archiving failing this long ends the chain (archive-max-lag).
   std::chrono::milliseconds max_lag{60000};
   // Called on the archive's thread whenever no chain runs any more (or none
@@ -89,6 +93,7 @@ struct ArchiverStatus {
   std::uint64_t wal_bytes_read = 0;         // frames read since the daemon started
   std::uint64_t archive_bytes_written = 0;  // to the archive since then
   std::uint64_t transactions_archived = 0;
+  std::uint64_t wal_restarts = 0;  // by the archive (restart_wal_bytes) since the daemon started
   std::string error;  // the last failure; empty while none
   std::int64_t failing_since_ms = 0;
   std::vector<ArchiveGap> gaps;  // opened since the daemon started
@@ -134,6 +139,7 @@ class Archiver {
   void tell_needs_base();
   void resume_newest_chain();
   void step();
+  void restart_wal_if_long();
   void flush(bool force);
   void end_chain(const std::string& cause);
   std::int64_t now_ms() const;
@@ -144,6 +150,8 @@ class Archiver {
   Env& env_;
   mutable std::mutex mutex_;  // everything below; held by a step, a flush, mark()
   std::optional<WalPin> pin_;
+  std::optional<WalRestart> restart_;
+  std::chrono::steady_clock::time_point next_restart_try_{};
   Fd wal_;
   std::uint64_t wal_inode_ = 0;
   std::optional<ChainWriter> writer_;

@@ -1,0 +1,56 @@
+#include "sqlkeeper/archive/wal_restart.h"
+
+#include <exception>
+#include <thread>
+
+namespace sqlkeeper::archive {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// The pin is moved at once the first times (the copy, then read mark 0); after
+// that the checkpoint waits for someone else, and polls.
+constexpr int kImmediateMoves = 2;
+constexpr auto kPoll = 500us;
+
+struct Waiting {
+  Clock::time_point deadline;
+  const std::function<void()>* move_pin = nullptr;
+  std::exception_ptr error;
+};
+
+int on_busy(void* arg, int count) {
+  auto& w = *static_cast<Waiting*>(arg);
+  if (w.error || Clock::now() >= w.deadline) return 0;
+  if (count >= kImmediateMoves) std::this_thread::sleep_for(kPoll);
+  try {
+    (*w.move_pin)();
+  } catch (...) {
+    w.error = std::current_exception();
+    return 0;
+  }
+  return 1;
+}
+
+}  // namespace
+
+WalRestart::WalRestart(const std::filesystem::path& database) : db_(database, SQLITE_OPEN_READWRITE, 100ms) {
+  sqlite3_db_config(db_.handle(), SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, 1, nullptr);
+  // Until a first read the connection does not know the database is in WAL mode.
+  db_.query_int64("SELECT count(*) FROM sqlite_schema");
+}
+
+bool WalRestart::run(std::chrono::milliseconds limit, const std::function<void()>& move_pin) {
+  Waiting w{Clock::now() + limit, &move_pin, nullptr};
+  sqlite3_busy_handler(db_.handle(), &on_busy, &w);
+  int log = 0;
+  int done = 0;
+  const int rc = sqlite3_wal_checkpoint_v2(db_.handle(), "main", SQLITE_CHECKPOINT_RESTART, &log, &done);
+  sqlite3_busy_handler(db_.handle(), nullptr, nullptr);
+  if (w.error) std::rethrow_exception(w.error);
+  if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) db_.check(rc, "restarting the WAL");
+  return rc == SQLITE_OK && log == done;
+}
+
+}  // namespace sqlkeeper::archive
