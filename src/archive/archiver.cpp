@@ -26,10 +26,13 @@ using SteadyClock = std::chrono::steady_clock;
 // After a wake the pin moves again at these delays, then the archive sleeps
 // until the next write: enough for a waiting checkpoint to see everything copied.
 constexpr Ms kFollowUps[] = {Ms(5), Ms(10), Ms(20), Ms(40), Ms(80), Ms(160), Ms(320), Ms(640)};
-// A restart of the WAL holds the applications' writers off at most this long,
-// and is not tried again for a while after one that gave up.
+// A restart of the WAL holds the applications' writers off at most this long;
+// after one that gave up (an application's reader on an older snapshot, or
+// its autocheckpoint at that moment) the next waits 100 ms, doubling while they
+// fail, up to about a minute.
 constexpr Ms kRestartLimit{20};
-constexpr Ms kRestartBackoff{1000};
+constexpr Ms kRestartBackoff{100};
+constexpr int kRestartBackoffDoublings = 9;
 // Steps at most this often under a stream of writes.
 constexpr Ms kMinStepGap{5};
 
@@ -336,7 +339,9 @@ void Archiver::restart_wal_if_long() {
   if (options_.restart_wal_bytes == 0 || !wal_ || !position_.header || !pin_) return;
   const std::uint64_t written =
       std::uint64_t{position_.next_frame - 1} * (kWalFrameHeaderBytes + position_.header->page_size);
-  if (written < options_.restart_wal_bytes || SteadyClock::now() < next_restart_try_) return;
+  if (written < options_.restart_wal_bytes || SteadyClock::now() < next_restart_try_ ||
+      (position_.header == restarted_header_ && written < restarted_written_ + options_.restart_wal_bytes))
+    return;
   bool restarted = false;
   bool step_failed = false;
   try {
@@ -355,8 +360,17 @@ void Archiver::restart_wal_if_long() {
     spdlog::debug("archive: could not restart the WAL: {}", e.what());
     restart_.reset();
   }
-  if (restarted) ++status_.wal_restarts;
-  next_restart_try_ = restarted ? SteadyClock::time_point{} : SteadyClock::now() + kRestartBackoff;
+  if (restarted) {
+    ++status_.wal_restarts;
+    // Where the steps it waited for left the position: the end of the generation.
+    restarted_header_ = position_.header;
+    restarted_written_ = std::uint64_t{position_.next_frame - 1} * (kWalFrameHeaderBytes + position_.header->page_size);
+    restart_failures_ = 0;
+    next_restart_try_ = {};
+  } else {
+    next_restart_try_ = SteadyClock::now() + kRestartBackoff * (1 << std::min(restart_failures_, kRestartBackoffDoublings));
+    ++restart_failures_;
+  }
 }
 
 void Archiver::flush(bool force) {

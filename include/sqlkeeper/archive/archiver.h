@@ -152,6 +152,11 @@ class Archiver {
   std::optional<WalPin> pin_;
   std::optional<WalRestart> restart_;
   std::chrono::steady_clock::time_point next_restart_try_{};
+  int restart_failures_ = 0;                   // in a row
+  // The generation last let go and its length then: the next write starts
+  // another, unless an application's reader came first.
+  std::optional<WalHeader> restarted_header_;
+  std::uint64_t restarted_written_ = 0;
   Fd wal_;
   std::uint64_t wal_inode_ = 0;
   std::optional<ChainWriter> writer_;
