@@ -33,6 +33,9 @@ constexpr Ms kFollowUps[] = {Ms(5), Ms(10), Ms(20), Ms(40), Ms(80), Ms(160), Ms(
 constexpr Ms kRestartLimit{20};
 constexpr Ms kRestartBackoff{100};
 constexpr int kRestartBackoffDoublings = 9;
+// Another checkpoint held the checkpoint lock (an application's autocheckpoint
+// takes it after each commit): soon again, not at every step.
+constexpr Ms kAfterAnotherCheckpoint{20};
 // Steps at most this often under a stream of writes.
 constexpr Ms kMinStepGap{5};
 
@@ -267,6 +270,10 @@ void Archiver::end_chain(const std::string& cause) {
 }
 
 void Archiver::step() {
+  // Until this step ends well, the pin may not hold everything since position_
+  // (a step that failed, in mark() or finish() as in the loop).
+  const bool was_pinned = pinned_throughout_;
+  pinned_throughout_ = false;
   pin_->begin_next();
   reopen_wal_if_replaced();
   if (first_step_) {
@@ -301,10 +308,11 @@ void Archiver::step() {
     // writer from restarting the WAL over frames not read yet. Its frames lie
     // within the file's size now; the older pin keeps them there meanwhile.
     struct stat st {};
-    const std::uint64_t held_to = ::fstat(wal_.get(), &st) == 0 ? static_cast<std::uint64_t>(st.st_size) : 0;
+    if (::fstat(wal_.get(), &st) != 0) throw system_error("fstat " + options_.database.string() + "-wal", errno);
+    const auto held_to = static_cast<std::uint64_t>(st.st_size);
     for (;;) {
       const auto r = read_wal(wal_, position_, options_.read_bytes_per_step);
-      if (r.new_generation && position_.header && !pinned_throughout_ && writer_)
+      if (r.new_generation && position_.header && !was_pinned && writer_)
         end_chain("the WAL was restarted while its frames were not held");
       const auto read = now_ms();
       for (const auto& txn : r.transactions) {
@@ -340,13 +348,18 @@ void Archiver::restart_wal_if_long() {
   const std::uint64_t written =
       std::uint64_t{position_.next_frame - 1} * (kWalFrameHeaderBytes + position_.header->page_size);
   if (written < options_.restart_wal_bytes || SteadyClock::now() < next_restart_try_ ||
-      (position_.header == restarted_header_ && written < restarted_written_ + options_.restart_wal_bytes))
+      (position_.header == restarted_header_ && written < restarted_written_ + options_.restart_wal_bytes) ||
+      restart_holds_->load() > 0 || !status_.error.empty())
     return;
-  bool restarted = false;
+  // What the WAL lets go is on disk in the archive first, but for what the
+  // last steps read while the writers waited, written just after.
+  flush(true);
+  if (!pending_.empty()) return;
+  auto outcome = WalRestart::Outcome::held;
   bool step_failed = false;
   try {
     if (!restart_) restart_.emplace(options_.database);
-    restarted = restart_->run(kRestartLimit, [this, &step_failed] {
+    outcome = restart_->run(kRestartLimit, [this, &step_failed] {
       try {
         step();
       } catch (...) {
@@ -360,17 +373,26 @@ void Archiver::restart_wal_if_long() {
     spdlog::debug("archive: could not restart the WAL: {}", e.what());
     restart_.reset();
   }
-  if (restarted) {
+  if (outcome == WalRestart::Outcome::restarted) {
+    flush(true);
     ++status_.wal_restarts;
     // Where the steps it waited for left the position: the end of the generation.
     restarted_header_ = position_.header;
     restarted_written_ = std::uint64_t{position_.next_frame - 1} * (kWalFrameHeaderBytes + position_.header->page_size);
     restart_failures_ = 0;
     next_restart_try_ = {};
-  } else {
+  } else if (outcome == WalRestart::Outcome::held) {
     next_restart_try_ = SteadyClock::now() + kRestartBackoff * (1 << std::min(restart_failures_, kRestartBackoffDoublings));
     ++restart_failures_;
+  } else {
+    next_restart_try_ = SteadyClock::now() + kAfterAnotherCheckpoint;
   }
+}
+
+std::shared_ptr<void> Archiver::hold_restarts() {
+  ++*restart_holds_;
+  // The count, not the archiver: a hold may outlive it (a job at shut-down).
+  return {nullptr, [holds = restart_holds_](void*) { --*holds; }};
 }
 
 void Archiver::flush(bool force) {
@@ -527,8 +549,6 @@ void Archiver::run() {
         if (status_.error.empty()) status_.failing_since_ms = now_ms();
         status_.error = e.what();
         spdlog::error("archive: {}", e.what());
-        // A step that failed may have lost the pin's hold.
-        pinned_throughout_ = false;
         if (writer_ && now_ms() - status_.failing_since_ms > options_.max_lag.count())
           end_chain("the WAL could not be read for " + std::to_string(options_.max_lag.count() / 1000) + " s: " + status_.error);
       }

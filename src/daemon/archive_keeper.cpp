@@ -45,7 +45,8 @@ void ArchiveKeeper::start(const config::Config& config, std::function<void()> th
     return false;
   };
   archiver_ = std::make_unique<archive::Archiver>(options, env_);
-  maintenance_.set_archive([archiver = archiver_.get()] { return archiver->mark(); }, options.dir);
+  maintenance_.set_archive([archiver = archiver_.get()] { return archiver->mark(); }, options.dir,
+                           [archiver = archiver_.get()] { return archiver->hold_restarts(); });
   maintenance_.on_backup_done([this](const Outcome<core::BackupResult>& r) {
     if (r.value && !r.value->archive_mark.empty()) archiver_->base_taken(r.value->archive_mark);
     refresh();

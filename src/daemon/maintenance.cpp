@@ -113,7 +113,10 @@ void Maintenance::checkpoint_now(const std::string& why, CheckpointDone done) {
   const auto limit = config_.wal_max_bytes;
   post_job<core::CheckpointResult>(
       worker_, io_, "checkpoint", kCheckpointLimit,
-      [database, wait, limit](core::Job& job) { return core::checkpoint_database(database, job, wait, limit); },
+      [database, wait, limit, hold = hold_restarts_](core::Job& job) {
+        const auto held = hold ? hold() : nullptr;
+        return core::checkpoint_database(database, job, wait, limit);
+      },
       [this](const Outcome<core::CheckpointResult>& r) {
         on_checkpoint(r);
         auto waiters = std::move(checkpoint_waiters_);
@@ -165,7 +168,8 @@ Maintenance::Started Maintenance::backup_now(const std::string& why) {
   auto chain_check = std::make_shared<std::optional<core::ChainStep>>();
   const auto posted = post_job<core::BackupResult>(
       worker_, io_, "backup", kBackupLimit,
-      [database, busy, options, &env, archive_dir = archive_dir_, chain_check](core::Job& job) {
+      [database, busy, options, &env, archive_dir = archive_dir_, chain_check, hold = hold_restarts_](core::Job& job) {
+        const auto held = hold ? hold() : nullptr;
         auto source = core::open_database_readonly(database, busy);
         core::BackupResult result;
         try {

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -119,6 +120,11 @@ class Archiver {
   // A backup whose mark() returned `mark` is finished: its chain has a base.
   void base_taken(const std::string& mark);
 
+  // While the returned hold lives the archive restarts no WAL: sqlkeeper's own
+  // checkpoints and backups take the checkpoint lock, which a restart holds,
+  // and would find it taken (a backup's copy would then go page by page).
+  [[nodiscard]] std::shared_ptr<void> hold_restarts();
+
   // No chain runs, or the one running has no finished backup yet.
   bool needs_base() const;
   ArchiverStatus status() const;
@@ -178,6 +184,7 @@ class Archiver {
   Fd wake_;  // eventfd: stop
   Fd lock_;  // kArchivingLock, held while it runs
   std::atomic<bool> stopping_{false};
+  std::shared_ptr<std::atomic<int>> restart_holds_ = std::make_shared<std::atomic<int>>(0);
   std::thread thread_;
 };
 

@@ -54,10 +54,14 @@ class Maintenance {
   // The WAL archive (archive/archiver.h): `mark` places each backup's snapshot
   // in its chain, and each backup with a place is then checked, in the same job,
   // against the chain's backup before it brought forward by the archive in
-  // `dir` (restore/chain_check.h). Not set: no archive.
-  void set_archive(std::function<std::string()> mark, std::filesystem::path dir) {
+  // `dir` (restore/chain_check.h). Each checkpoint and backup job holds
+  // `hold_restarts`'s token while it runs (the archive's own restarts of the WAL
+  // would take the checkpoint lock from it). Not set: no archive.
+  using HoldRestarts = std::function<std::shared_ptr<void>()>;
+  void set_archive(std::function<std::string()> mark, std::filesystem::path dir, HoldRestarts hold_restarts) {
     archive_mark_ = std::move(mark);
     archive_dir_ = std::move(dir);
+    hold_restarts_ = std::move(hold_restarts);
   }
   bool backup_running() const { return backup_job_ != nullptr; }
 
@@ -82,6 +86,7 @@ class Maintenance {
   std::vector<BackupDone> backup_done_;
   std::function<std::string()> archive_mark_;
   std::filesystem::path archive_dir_;
+  HoldRestarts hold_restarts_;
   bool checkpoint_pending_ = false;  // queued or running
   std::vector<CheckpointDone> checkpoint_waiters_;
   bool stopped_ = false;

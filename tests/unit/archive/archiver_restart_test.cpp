@@ -96,5 +96,33 @@ TEST_F(ArchiverRestart, AReaderOnAnOlderSnapshotPutsTheRestartOffAndNothingIsLos
   a.stop();
 }
 
+// sqlkeeper's own checkpoints and backups hold the archive's restarts off: both
+// need the checkpoint lock a restart takes.
+TEST_F(ArchiverRestart, NoRestartWhileAHoldLives) {
+  auto o = options(nullptr);
+  o.restart_wal_bytes = 64 * 1024;
+  Archiver a(o, Env::real());
+  a.start();
+  wait_until_running(a);
+  ASSERT_FALSE(a.mark().empty());
+  app_->exec("CREATE TABLE pad (id INTEGER PRIMARY KEY, v BLOB)");
+  auto commit = [&] {
+    app_->exec("INSERT INTO pad (v) VALUES (randomblob(3000))");
+    std::this_thread::sleep_for(500us);
+  };
+  {
+    const auto hold = a.hold_restarts();
+    for (int i = 0; i < 300; ++i) commit();  // 1.2 MiB: 18 restarts' worth
+    ASSERT_FALSE(a.mark().empty());
+    EXPECT_EQ(a.status().wal_restarts, 0u);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  while (a.status().wal_restarts == 0) {
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "no restart once the hold was gone";
+    commit();
+  }
+  a.stop();
+}
+
 }  // namespace
 }  // namespace sqlkeeper::archive
