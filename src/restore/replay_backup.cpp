@@ -85,7 +85,6 @@ Replayed replay_backup(const ReplayRequest& request, const std::optional<std::fi
       },
       request.backup_seq);
   result.replay = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
-  if (db && ::fsync(db.get()) != 0) throw system_error("fsync " + target->string(), errno);
   return result;
 }
 

@@ -54,8 +54,10 @@ struct ReplayRequest {
 };
 
 // Applies to `target` (a copy of the backup; nullopt: only counts, as a dry
-// run does), then fsyncs it. Throws Error naming the segment and transaction
-// that cannot be applied.
+// run does). Not fsynced: the copy is scratch, read back through SQLite (a
+// check, a load) and deleted, and what is made of it is fsynced where it lands;
+// an fsync here wrote a whole database to disk for nothing. Throws Error naming
+// the segment and transaction that cannot be applied.
 Replayed replay_backup(const ReplayRequest& request, const std::optional<std::filesystem::path>& target, Job& job);
 
 // The page size in a database file's header, read without a connection (one
