@@ -42,25 +42,33 @@ WalRestart::WalRestart(const std::filesystem::path& database) : db_(database, SQ
 }
 
 WalRestart::Outcome WalRestart::run(std::chrono::milliseconds limit, const std::function<void()>& move_pin) {
-  int log = 0;
-  int done = 0;
+  Waiting w{Clock::now() + limit, &move_pin, nullptr};
+  // SQLite takes the checkpoint lock without waiting, and once the WAL is long an
+  // application's autocheckpoint takes it after each of its commits: tried
+  // again within the bound (the frame counts stay -1 when it was taken).
+  const auto checkpoint = [&](int mode, int& log, int& done) {
+    for (;;) {
+      const int rc = sqlite3_wal_checkpoint_v2(db_.handle(), "main", mode, &log, &done);
+      if ((rc & 0xff) != SQLITE_BUSY || log >= 0 || w.error || Clock::now() >= w.deadline) return rc;
+      std::this_thread::sleep_for(kPoll / 2);
+    }
+  };
+  int log = -1;
+  int done = -1;
   // A passive pass first copies what it can while the writers go on, so the
   // RESTART holds them off for little more than the pin's last moves.
   sqlite3_busy_handler(db_.handle(), nullptr, nullptr);
-  const int passive = sqlite3_wal_checkpoint_v2(db_.handle(), "main", SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+  const int passive = checkpoint(SQLITE_CHECKPOINT_PASSIVE, log, done);
   if (passive != SQLITE_OK) {
     if ((passive & 0xff) != SQLITE_BUSY) db_.check(passive, "copying the WAL");
-    return Outcome::another_checkpoint;  // it holds the checkpoint lock
+    return Outcome::another_checkpoint;
   }
-  Waiting w{Clock::now() + limit, &move_pin, nullptr};
   sqlite3_busy_handler(db_.handle(), &on_busy, &w);
-  const int rc = sqlite3_wal_checkpoint_v2(db_.handle(), "main", SQLITE_CHECKPOINT_RESTART, &log, &done);
+  const int rc = checkpoint(SQLITE_CHECKPOINT_RESTART, log, done);
   sqlite3_busy_handler(db_.handle(), nullptr, nullptr);
   if (w.error) std::rethrow_exception(w.error);
   if (rc != SQLITE_OK && (rc & 0xff) != SQLITE_BUSY) db_.check(rc, "restarting the WAL");
   if (rc == SQLITE_OK && log == done) return Outcome::restarted;
-  // The checkpoint lock is tried once, without the busy handler; taken, the
-  // frame counts are never filled in.
   return log < 0 ? Outcome::another_checkpoint : Outcome::held;
 }
 
