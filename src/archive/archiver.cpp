@@ -26,13 +26,11 @@ using SteadyClock = std::chrono::steady_clock;
 // After a wake the pin moves again at these delays, then the archive sleeps
 // until the next write: enough for a waiting checkpoint to see everything copied.
 constexpr Ms kFollowUps[] = {Ms(5), Ms(10), Ms(20), Ms(40), Ms(80), Ms(160), Ms(320), Ms(640)};
-// A restart of the WAL holds the applications' writers off at most this long;
-// after one that gave up the next waits 100 ms, doubling while they fail, up
-// to 1.6 s. It gives up for an application's reader on an older snapshot (then
+// After a restart of the WAL that gave up (past ArchiverOptions::restart_limit)
+// the next waits 100 ms, doubling while they fail, up to 1.6 s. It gives up for an application's reader on an older snapshot (then
 // each try holds the writers 20 ms for nothing), but also when the writer lock
 // stayed busy (that costs the writers nothing, and a writer that never pauses is
 // what the restarts are for): so the waits stay short.
-constexpr Ms kRestartLimit{20};
 constexpr Ms kRestartBackoff{100};
 constexpr int kRestartBackoffDoublings = 4;
 // Another checkpoint held the checkpoint lock (an application's autocheckpoint
@@ -361,7 +359,7 @@ void Archiver::restart_wal_if_long() {
   bool step_failed = false;
   try {
     if (!restart_) restart_.emplace(options_.database);
-    outcome = restart_->run(kRestartLimit, [this, &step_failed] {
+    outcome = restart_->run(options_.restart_limit, [this, &step_failed] {
       try {
         step();
       } catch (...) {

@@ -58,6 +58,9 @@ struct ArchiverOptions {
   // The archive restarts the WAL itself once this much was written since it
   // last started (archive/wal_restart.h); 0: never.
   std::uint64_t restart_wal_bytes = 4ULL << 20;
+  // How long a restart may wait for the writer lock and readers (the writers
+  // wait as long as it holds their lock).
+  std::chrono::milliseconds restart_limit{20};
   // Archiving failing this long ends the chain (archive-max-lag).
   std::chrono::milliseconds max_lag{60000};
   // Called on the archive's thread whenever no chain runs any more (or none
