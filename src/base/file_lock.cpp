@@ -7,8 +7,9 @@
 #include <sys/sysmacros.h>
 
 #include <cerrno>
-#include <fstream>
 #include <cstdio>
+#include <fstream>
+#include <set>
 #include <sstream>
 
 #include "sqlkeeper/error.h"
@@ -74,6 +75,7 @@ std::string describe_lock_holders(const std::filesystem::path& path) {
   std::ifstream in("/proc/locks");
   std::string line;
   std::string out;
+  std::set<std::string> seen;
   while (std::getline(in, line)) {
     std::istringstream fields(line);
     std::string index, kind, advisory, access, pid, id;
@@ -84,6 +86,9 @@ std::string describe_lock_holders(const std::filesystem::path& path) {
     unsigned long ino = 0;
     if (std::sscanf(id.c_str(), "%x:%x:%lu", &maj, &min, &ino) != 3) continue;
     if (maj != major(st.st_dev) || min != minor(st.st_dev) || ino != st.st_ino) continue;
+    // A process can show twice (two open descriptions of the file, for a moment
+    // one of them its own child's before exec): named once.
+    if (!seen.insert(pid).second) continue;
     out += (out.empty() ? "" : ", ") + ("pid " + pid + " (" + process_name(pid) + ")");
   }
   return out;
