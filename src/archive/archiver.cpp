@@ -27,8 +27,9 @@ using SteadyClock = std::chrono::steady_clock;
 // until the next write: enough for a waiting checkpoint to see everything copied.
 constexpr Ms kFollowUps[] = {Ms(5), Ms(10), Ms(20), Ms(40), Ms(80), Ms(160), Ms(320), Ms(640)};
 // After a restart of the WAL that gave up (past ArchiverOptions::restart_limit)
-// the next waits 100 ms, doubling while they fail, up to 1.6 s. It gives up for an application's reader on an older snapshot (then
-// each try holds the writers 20 ms for nothing), but also when the writer lock
+// the next waits 100 ms, doubling while they fail, up to 1.6 s. It gives up for
+// an application's reader on an older snapshot (then each try holds the writers
+// 20 ms for nothing), but also when the writer lock
 // stayed busy (that costs the writers nothing, and a writer that never pauses is
 // what the restarts are for): so the waits stay short.
 constexpr Ms kRestartBackoff{100};
@@ -38,6 +39,12 @@ constexpr int kRestartBackoffDoublings = 4;
 constexpr Ms kAfterAnotherCheckpoint{20};
 // Steps at most this often under a stream of writes.
 constexpr Ms kMinStepGap{5};
+
+// The frames of the position's WAL generation before it, in bytes.
+std::uint64_t frame_bytes_before(const WalPosition& p) {
+  if (!p.header) return 0;
+  return std::uint64_t{p.next_frame - 1} * (kWalFrameHeaderBytes + p.header->page_size);
+}
 
 // Asked of SQLite, not of the file: never a descriptor of ours on the live database.
 bool in_wal_mode(const fs::path& database) {
@@ -323,9 +330,7 @@ void Archiver::step() {
       if (!r.transactions.empty() && status_.oldest_pending_ms == 0) status_.oldest_pending_ms = read;
       status_.pending_transactions = pending_.size();
       position_ = r.next;
-      const auto frame_bytes = kWalFrameHeaderBytes + (position_.header ? position_.header->page_size : 0);
-      if (!r.stopped_at_limit || kWalHeaderBytes + std::uint64_t{position_.next_frame - 1} * frame_bytes >= held_to)
-        break;
+      if (!r.stopped_at_limit || kWalHeaderBytes + frame_bytes_before(position_) >= held_to) break;
       // Written out between reads: memory holds about one read's worth.
       flush(true);
       if (status_.pending_bytes > options_.max_pending_bytes && writer_)
@@ -345,8 +350,7 @@ void Archiver::step() {
 // restart_wal_bytes, all of it read.
 void Archiver::restart_wal_if_long() {
   if (options_.restart_wal_bytes == 0 || !wal_ || !position_.header || !pin_) return;
-  const std::uint64_t written =
-      std::uint64_t{position_.next_frame - 1} * (kWalFrameHeaderBytes + position_.header->page_size);
+  const auto written = frame_bytes_before(position_);
   if (written < options_.restart_wal_bytes || SteadyClock::now() < next_restart_try_ ||
       (position_.header == restarted_header_ && written < restarted_written_ + options_.restart_wal_bytes) ||
       restart_holds_->load() > 0 || !status_.error.empty())
@@ -378,7 +382,7 @@ void Archiver::restart_wal_if_long() {
     ++status_.wal_restarts;
     // Where the steps it waited for left the position: the end of the generation.
     restarted_header_ = position_.header;
-    restarted_written_ = std::uint64_t{position_.next_frame - 1} * (kWalFrameHeaderBytes + position_.header->page_size);
+    restarted_written_ = frame_bytes_before(position_);
     restart_failures_ = 0;
     next_restart_try_ = {};
   } else if (outcome == WalRestart::Outcome::held) {
