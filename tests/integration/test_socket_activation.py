@@ -16,15 +16,19 @@ def test_daemon_serves_on_the_socket_systemd_passes(tmp_path):
     sock = tmp_path / "activated.sock"
     notify = NotifyListener(tmp_path / "notify.sock")
     env = clean_env()
+    log_path = tmp_path / "activate.log"
+    log = open(log_path, "w")
     proc = subprocess.Popen(
         [ACTIVATE, "-l", str(sock), f"--setenv=NOTIFY_SOCKET={notify.path}", "--setenv=PATH",
          BIN, "run", "--database", str(tmp_path / "app.db"), "--backup-dir", str(tmp_path / "backups"),
          "--migrations", str(BUNDLED_MIGRATIONS),
          # The configured path must not be created when systemd passes a socket.
          "--socket", str(tmp_path / "unused.sock")],
-        env=env, stderr=subprocess.PIPE, text=True)
+        env=env, stderr=log, text=True)
     try:
-        wait_until(sock.exists, what="systemd-socket-activate to listen")
+        # The socket's file exists from bind(), before listen(): a connect in between is
+        # refused. systemd-socket-activate says "Listening on" only after listen().
+        wait_until(lambda: "Listening on" in log_path.read_text(), what="systemd-socket-activate to listen")
         # The first connection starts the daemon; it is answered once the daemon runs.
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
             s.settimeout(20)
@@ -47,3 +51,4 @@ def test_daemon_serves_on_the_socket_systemd_passes(tmp_path):
             proc.kill()
             proc.wait()
         notify.close()
+        log.close()
