@@ -30,6 +30,20 @@ void Env::rename(const std::filesystem::path& from, const std::filesystem::path&
     throw system_error("rename " + from.string() + " to " + to.string(), errno);
 }
 
+void Env::rename_new(const std::filesystem::path& from, const std::filesystem::path& to) {
+  int rc = ::renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE);
+  if (rc != 0 && errno == EINVAL) {
+    // A file system without RENAME_NOREPLACE: link() fails on an existing name as well.
+    rc = ::link(from.c_str(), to.c_str());
+    if (rc == 0) ::unlink(from.c_str());
+  }
+  if (rc == 0) return;
+  if (errno == EEXIST)
+    throw Error(ErrorCode::conflict, "refusing to rename " + from.string() + " to " + to.string() +
+                                         ": something else took that name meanwhile");
+  throw system_error("rename " + from.string() + " to " + to.string(), errno);
+}
+
 void Env::create_file(const std::filesystem::path& path, unsigned mode) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
   if (!fd) throw system_error("create " + path.string(), errno);

@@ -22,6 +22,9 @@ class Env {
   // Flushes a directory, making a rename or creation inside it durable.
   virtual void fsync_dir(const std::filesystem::path& dir);
   virtual void rename(const std::filesystem::path& from, const std::filesystem::path& to);
+  // Gives `from` the name `to` only while nothing has that name: throws
+  // Error(conflict) naming `to` when something does, and replaces nothing.
+  virtual void rename_new(const std::filesystem::path& from, const std::filesystem::path& to);
   // Creates a new, empty file with `mode` (exactly: the umask does not apply);
   // never through a symbolic link, never over an existing file.
   virtual void create_file(const std::filesystem::path& path, unsigned mode);

@@ -110,10 +110,19 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
                                    to_string(base.state) + ": " + base.problem);
 
   std::optional<ScratchFile> scratch;
-  // Not "restore-scratch": the load below names its own scratch so when the
-  // replayed copy needs pending migrations, and in the same second the two
-  // names would meet.
-  if (!dry_run) scratch.emplace(options.backup_dir, options.database.stem().string(), "pitr-scratch", env);
+  if (!dry_run && options.to) {
+    // Beside the new file, so the replayed copy is renamed into place once
+    // checked instead of copied there by a load: for 1 GiB, a copy less.
+    prepare_new_file(*options.to, options.file_mode);
+    auto beside = *options.to;
+    beside += ".restoring-" + std::to_string(::getpid());
+    scratch.emplace(beside, env);
+  } else if (!dry_run) {
+    // Not "restore-scratch": the load below names its own scratch so when the
+    // replayed copy needs pending migrations, and in the same second the two
+    // names would meet.
+    scratch.emplace(options.backup_dir, options.database.stem().string(), "pitr-scratch", env);
+  }
   const auto replayed = replay_backup(
       {plan.base.backup, plan.base.seq, plan.base.ms, plan.chain_dir,
        [target_ms](const archive::Record& r) { return r.at_ms <= target_ms; }},
@@ -125,14 +134,6 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
   result.replay = replayed.replay;
   if (dry_run) return result;
 
-  // In place, the result is checked before it replaces anything; into a new
-  // file, the load checks what it wrote (and removes it when that fails).
-  if (!options.to) {
-    const auto check = check_database(scratch->path(), CheckDepth::full, job, Ms(0));
-    if (!check.ok)
-      throw Error(ErrorCode::sqlite, "the database replayed to " + archive::format_ms(target_ms) +
-                                         " fails integrity_check: " + check.first_error + "; nothing was changed");
-  }
   if (result.transactions > 0) {
     sqlite::Connection copy(scratch->path(), SQLITE_OPEN_READONLY, Ms(0));
     const auto pages = copy.query_int64("PRAGMA page_count").value_or(-1);
@@ -141,6 +142,15 @@ PointInTimeResult restore_at(std::int64_t target_ms, const std::filesystem::path
                                          std::to_string(pages) + " pages where its last transaction recorded " +
                                          std::to_string(replayed.db_pages) + "; nothing was changed");
   }
+  if (options.to) {
+    result.restore = publish_made_file(scratch->path(), *options.to, options, env, job);
+    return result;
+  }
+  // In place, the result is checked before it replaces anything.
+  const auto check = check_database(scratch->path(), CheckDepth::full, job, Ms(0));
+  if (!check.ok)
+    throw Error(ErrorCode::sqlite, "the database replayed to " + archive::format_ms(target_ms) +
+                                       " fails integrity_check: " + check.first_error + "; nothing was changed");
   result.restore = restore_checked_file(scratch->path(), options, env, job);
   return result;
 }

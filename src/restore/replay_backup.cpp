@@ -12,16 +12,30 @@
 
 namespace sqlkeeper::core {
 
+namespace {
+
+bool create_exclusively(const std::filesystem::path& path) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
+  if (fd) return true;
+  if (errno != EEXIST) throw system_error("create " + path.string(), errno);
+  return false;
+}
+
+}  // namespace
+
 ScratchFile::ScratchFile(const std::filesystem::path& backup_dir, const std::string& stem, const std::string& label,
                          Env& env)
     : env_(env) {
   // Made exclusively: a verify --archive and the daemon's own check may run at once.
   for (int n = 0;; ++n) {
     path_ = backup_dir / (snapshot_name(stem, env.now(), n ? label + "-" + std::to_string(n) : label) + ".tmp");
-    Fd fd(::open(path_.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600));
-    if (fd) return;
-    if (errno != EEXIST || n >= 100) throw system_error("create " + path_.string(), errno);
+    if (create_exclusively(path_)) return;
+    if (n >= 100) throw system_error("create " + path_.string(), EEXIST);
   }
+}
+
+ScratchFile::ScratchFile(std::filesystem::path path, Env& env) : path_(std::move(path)), env_(env) {
+  if (!create_exclusively(path_)) throw system_error("create " + path_.string(), EEXIST);
 }
 
 ScratchFile::~ScratchFile() {

@@ -1,5 +1,9 @@
 #include "sqlkeeper/restore/restore.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
+
 #include <spdlog/spdlog.h>
 
 #include "sqlkeeper/backup/backup.h"
@@ -178,10 +182,7 @@ std::optional<std::filesystem::path> bring_schema_up_to_date(const std::filesyst
 RestoreResult restore_to_new_file(const std::filesystem::path& backup, const RestoreOptions& options, Env& env,
                                   Job& job) {
   const auto& to = *options.to;
-  std::error_code ec;
-  if (std::filesystem::exists(std::filesystem::symlink_status(to, ec)))
-    throw Error(ErrorCode::conflict, "refusing to restore into " + to.string() + ": it exists");
-  ensure_database_directory(to, options.file_mode);
+  prepare_new_file(to, options.file_mode);
   env.create_file(to, options.file_mode);
   RestoreResult result;
   try {
@@ -284,6 +285,44 @@ RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreO
     throw Error(ErrorCode::conflict, "refusing to restore " + backup.string() + ": " + verified.note +
                                          "; add --force to restore it anyway");
   auto result = options.to ? restore_to_new_file(backup, options, env, job) : restore_in_place(backup, options, env, job);
+  result.duration = since(started);
+  return result;
+}
+
+void prepare_new_file(const std::filesystem::path& to, unsigned file_mode) {
+  std::error_code ec;
+  if (std::filesystem::exists(std::filesystem::symlink_status(to, ec)))
+    throw Error(ErrorCode::conflict, "refusing to restore into " + to.string() + ": it exists");
+  ensure_database_directory(to, file_mode);
+}
+
+RestoreResult publish_made_file(const std::filesystem::path& made, const std::filesystem::path& to,
+                                const RestoreOptions& options, Env& env, Job& job) {
+  const auto started = std::chrono::steady_clock::now();
+  spdlog::info("restore: checking {}", made.string());
+  const auto check = check_database(made, CheckDepth::full, job, options.busy_timeout);
+  if (!check.ok)
+    throw Error(ErrorCode::sqlite, made.string() + " fails integrity_check: " + check.first_error +
+                                       "; nothing was written to " + to.string());
+  RestoreResult result;
+  {
+    // Closed as the only connection, it leaves no -wal or -shm beside the file.
+    sqlite::Connection c(made, SQLITE_OPEN_READWRITE, options.busy_timeout);
+    c.exec("PRAGMA journal_mode=WAL");
+    result.pages = c.query_int64("PRAGMA page_count").value_or(0);
+  }
+  if (::chmod(made.c_str(), options.file_mode) != 0) throw system_error("chmod " + made.string(), errno);
+  env.fsync_file(made);
+  env.rename_new(made, to);
+  try {
+    // Reported restored only once its name survives a power cut too.
+    env.fsync_dir(to.parent_path().empty() ? "." : to.parent_path());
+  } catch (...) {
+    // A failed restore leaves no file that looks restored.
+    remove_quietly(env, to);
+    throw;
+  }
+  result.into = to;
   result.duration = since(started);
   return result;
 }

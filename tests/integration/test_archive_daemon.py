@@ -4,6 +4,7 @@ a new file, --dry-run, a damaged segment refused by name, a restart that goes on
 with the chain, and the archive's retention following the backups'."""
 import json
 import signal
+import stat
 import time
 from datetime import datetime, timezone
 
@@ -120,7 +121,15 @@ def test_restore_at_in_place_beside_the_daemon_and_the_archive_goes_on_through_i
     r = run_cli("restore", "--at", "latest", "--to", later, *cli_args(d))
     assert r.returncode == 0, r.stderr
     assert items(later) == list(range(1, 101)) + list(range(1001, 1011))
+    # The replayed copy was renamed into place: nothing else of it stays beside it.
+    assert sorted(p.name for p in tmp_path.glob("later.db*")) == ["later.db"]
+    assert stat.S_IMODE(later.stat().st_mode) == 0o600
     assert archive_status(d)["gaps"] == []
+    # Never over a file that is there.
+    later.write_bytes(b"mine")
+    r = run_cli("restore", "--at", "latest", "--to", later, *cli_args(d))
+    assert r.returncode != 0 and "exists" in r.stderr, r.stderr
+    assert later.read_bytes() == b"mine"
 
 
 def test_a_damaged_segment_is_refused_by_name_and_archive_names_it(daemon_factory, tmp_path):
@@ -133,7 +142,7 @@ def test_a_damaged_segment_is_refused_by_name_and_archive_names_it(daemon_factor
     segment.write_bytes(bytes(data))
     r = run_cli("restore", "--at", "latest", "--to", tmp_path / "x.db", *cli_args(d))
     assert r.returncode != 0 and "00000001.open" in r.stderr, r.stderr
-    assert not (tmp_path / "x.db").exists()
+    assert list(tmp_path.glob("x.db*")) == [], "no restored file and no scratch beside it"
     r = run_cli("archive", *cli_args(d))
     assert r.returncode == 1 and "00000001.open" in r.stdout and "damaged" in r.stdout, r.stdout
 

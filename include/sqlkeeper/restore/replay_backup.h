@@ -23,6 +23,8 @@ namespace sqlkeeper::core {
 class ScratchFile {
  public:
   ScratchFile(const std::filesystem::path& backup_dir, const std::string& stem, const std::string& label, Env& env);
+  // Exactly at `path`, which must not exist yet.
+  ScratchFile(std::filesystem::path path, Env& env);
   ScratchFile(const ScratchFile&) = delete;
   ScratchFile& operator=(const ScratchFile&) = delete;
   ~ScratchFile();

@@ -72,4 +72,15 @@ RestoreResult restore_backup(const std::filesystem::path& backup, const RestoreO
 RestoreResult restore_checked_file(const std::filesystem::path& file, const RestoreOptions& options, Env& env,
                                    Job& job);
 
+// Refuses a `--to` that exists (a symbolic link too) and makes its folder.
+void prepare_new_file(const std::filesystem::path& to, unsigned file_mode);
+
+// A file sqlkeeper made beside `to` (on the same file system) becomes `to`:
+// checked whole (integrity_check), put in WAL mode, given the file mode, synced
+// and renamed into place, never over anything. Saves a point-in-time restore
+// the copy a load would make. Throws Error naming what failed; `to` is then
+// untouched and `made` is the caller's to remove.
+RestoreResult publish_made_file(const std::filesystem::path& made, const std::filesystem::path& to,
+                                const RestoreOptions& options, Env& env, Job& job);
+
 }  // namespace sqlkeeper::core
