@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <ctime>
 #include <fstream>
@@ -13,6 +14,8 @@
 #include <random>
 #include <regex>
 #include <sstream>
+#include <tuple>
+#include <utility>
 
 #include <spdlog/spdlog.h>
 #include <zstd.h>
@@ -426,6 +429,14 @@ std::map<std::string, std::string> read_chain_file(const fs::path& chain_dir) {
   return read_fields(chain_dir / kChainFile);
 }
 
+// 0 when the chain file has no readable start: such a chain sorts oldest.
+std::int64_t started_ms(const std::map<std::string, std::string>& chain_file) {
+  const auto it = chain_file.find("started_ms");
+  std::int64_t ms = 0;
+  if (it != chain_file.end()) std::from_chars(it->second.data(), it->second.data() + it->second.size(), ms);
+  return ms;
+}
+
 }  // namespace
 
 ChainWriter ChainWriter::create(const fs::path& archive_dir, const std::string& id, const std::string& database,
@@ -574,10 +585,20 @@ void read_chain(const fs::path& chain_dir, const OnRecord& on_record, std::uint6
   read_segments(chain_dir, on_record, start_for(chain_dir, after_seq));
 }
 
-std::string chain_database(const fs::path& chain_dir) {
-  const auto fields = read_chain_file(chain_dir);
-  const auto it = fields.find("database");
-  return it == fields.end() ? std::string() : it->second;
+std::vector<fs::path> chain_dirs(const fs::path& archive_dir, const std::string& database) {
+  std::vector<std::pair<std::int64_t, fs::path>> found;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator(archive_dir, ec)) {
+    if (!e.is_directory()) continue;
+    const auto fields = read_chain_file(e.path());
+    const auto of = fields.find("database");
+    if (of == fields.end() || of->second != database) continue;
+    found.emplace_back(started_ms(fields), e.path());
+  }
+  std::sort(found.begin(), found.end());
+  std::vector<fs::path> dirs;
+  for (auto& [at, dir] : found) dirs.push_back(std::move(dir));
+  return dirs;
 }
 
 std::vector<ChainSummary> list_chains(const fs::path& archive_dir) {
@@ -591,7 +612,7 @@ std::vector<ChainSummary> list_chains(const fs::path& archive_dir) {
     s.dir = e.path();
     const auto fields = read_chain_file(e.path());
     s.database = fields.count("database") ? fields.at("database") : "";
-    if (fields.count("started_ms")) s.started_ms = std::stoll(fields.at("started_ms"));
+    s.started_ms = started_ms(fields);
     std::error_code size_ec;
     for (const auto& f : fs::directory_iterator(e.path(), size_ec)) {
       if (!f.is_regular_file()) continue;
@@ -625,7 +646,8 @@ std::vector<ChainSummary> list_chains(const fs::path& archive_dir) {
     add_contents(s, newest);
     chains.push_back(std::move(s));
   }
-  std::sort(chains.begin(), chains.end(), [](const auto& a, const auto& b) { return a.id < b.id; });
+  std::sort(chains.begin(), chains.end(),
+            [](const auto& a, const auto& b) { return std::tie(a.started_ms, a.id) < std::tie(b.started_ms, b.id); });
   return chains;
 }
 

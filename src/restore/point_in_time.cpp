@@ -64,10 +64,7 @@ ArchivePruneReport prune_archive(const std::filesystem::path& archive_dir, const
   if (!std::filesystem::is_directory(archive_dir, ec)) return report;
   const auto identity = database_identity(database);
   const auto points = points_on_disk(backup_dir, database);
-  std::vector<std::filesystem::path> chains;
-  for (const auto& e : std::filesystem::directory_iterator(archive_dir, ec))
-    if (e.is_directory() && archive::chain_database(e.path()) == identity) chains.push_back(e.path());
-  std::sort(chains.begin(), chains.end());
+  const auto chains = archive::chain_dirs(archive_dir, identity);
   for (std::size_t i = 0; i < chains.size(); ++i) {
     const auto& dir = chains[i];
     const auto id = dir.filename().string();

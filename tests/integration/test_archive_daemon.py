@@ -178,6 +178,10 @@ def test_the_archive_keeps_what_the_kept_backups_need(daemon_factory):
     con.close()
     restart(d)
     wait_until(lambda: based(d) and archive_status(d)["chain"] != first_chain, 30, what="a new chain and its backup")
+    # The daemon prunes after each backup; its prune of the new chain's backup must be
+    # over before this test deletes a backup, or it, not the command below, deletes the chain.
+    wait_until(lambda: d.get_json("/status")[1]["backups"]["schedule"]["prune"]["last_run"], 30,
+               what="the daemon's prune after the new chain's backup")
     assert (d.backups / "wal" / first_chain).is_dir()
     r = run_cli("prune", "--dry-run", *cli_args(d))
     assert r.returncode == 0 and "archive:" not in r.stdout, r.stdout

@@ -151,10 +151,14 @@ void read_chain(const std::filesystem::path& chain_dir, const OnRecord& on_recor
 // segment stays as it was, whole and readable.
 void compress_segment(const std::filesystem::path& sealed, Env& env);
 
-// The database a chain folder's chain file names; empty when it names none.
-std::string chain_database(const std::filesystem::path& chain_dir);
+// The folders of `database`'s chains, oldest first: in the order they began by
+// their chain files (an id only has the second, and its random part orders two
+// chains of one second either way), by id when they began in the same
+// millisecond. The newest is the one an archive may be writing.
+std::vector<std::filesystem::path> chain_dirs(const std::filesystem::path& archive_dir, const std::string& database);
 
-// The chains in `archive_dir`, oldest first (a missing folder: none), each summarised.
+// The chains in `archive_dir`, oldest first as in chain_dirs (a missing folder:
+// none), each summarised.
 std::vector<ChainSummary> list_chains(const std::filesystem::path& archive_dir);
 
 // Retention inside a chain: deletes the sealed segments that hold only
