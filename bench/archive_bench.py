@@ -57,13 +57,14 @@ def pct(values, p):
     return values[min(len(values) - 1, int(round(p / 100 * (len(values) - 1))))] if values else float("nan")
 
 
-def start(binary, work, archive, archive_dir=None):
+def start(binary, work, archive, archive_dir=None, extra=()):
     # No migrations: the database is the benchmark's own.
     (work / "migrations").mkdir(exist_ok=True)
     args = [binary, "run", "--database", work / "app.db", "--backup-dir", work / "backups", "--socket",
             work / "s.sock", "--migrations", work / "migrations", "--archive", "true" if archive else "false"]
     if archive and archive_dir:
         args += ["--archive-dir", archive_dir]
+    args += list(extra)
     proc = subprocess.Popen([str(a) for a in args], stdout=open(work / "daemon.log", "ab"), stderr=subprocess.STDOUT,
                             env={k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"})
     deadline = time.time() + 60
@@ -217,6 +218,8 @@ def main():
     # To tell the archive's own disk writes from the rest of its cost: on a tmpfs
     # (/dev/shm) its fsyncs no longer share the database's disk and journal.
     ap.add_argument("--archive-dir", help="the archive's folder (default: beside the backups)")
+    ap.add_argument("--daemon-arg", action="append", default=[],
+                    help="one more argument for both daemons, e.g. --daemon-arg=--archive-segment-size=1GiB")
     args = ap.parse_args()
     if args.guard:
         args.seconds = 10
@@ -233,7 +236,7 @@ def main():
                 work.mkdir()
                 fill(work / "app.db", args.size_mib)
                 procs[archive] = start(args.binary, work, archive,
-                                       args.archive_dir and Path(args.archive_dir) / Path(tmp).name)
+                                       args.archive_dir and Path(args.archive_dir) / Path(tmp).name, args.daemon_arg)
             for archive in modes:
                 settle(works[archive] / "s.sock")
             idle = {archive: idle_switches(procs[archive].pid) for archive in modes}
