@@ -191,6 +191,17 @@ void Archiver::hold_folder() {
   lock_ = std::move(fd);
 }
 
+// The lock file names the chain written, so a prune in another process leaves
+// it alone whatever the clock did to the chains' start times. Named before the
+// chain's folder is made; a torn read names nothing, and the newest chain is
+// kept regardless (restore/point_in_time.cpp).
+void Archiver::name_live_chain(const std::string& id) {
+  const auto text = id + "\n";
+  if (!lock_ || ::pwrite(lock_.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
+      ::ftruncate(lock_.get(), static_cast<off_t>(text.size())) != 0)
+    throw system_error("name the chain written in " + (options_.dir / kArchivingLock).string(), errno);
+}
+
 // The newest chain of this database that did not end goes on, if its last
 // position is still in the WAL; the first step decides (resumed_).
 void Archiver::resume_newest_chain() {
@@ -205,6 +216,7 @@ void Archiver::resume_newest_chain() {
     }
     try {
       ChainTail tail;
+      name_live_chain(it->id);
       writer_.emplace(ChainWriter::reopen(it->dir, env_, tail, options_.segment_size));
       resumed_ = tail;
       position_ = tail.position;
@@ -465,6 +477,7 @@ std::string Archiver::mark() {
       status_.oldest_pending_ms = 0;
       const auto id = new_chain_id(now);
       hold_folder();
+      name_live_chain(id);
       writer_.emplace(ChainWriter::create(options_.dir, id, options_.database_identity, start_record(position_, now), env_,
                                           options_.segment_size));
       status_.chain = id;

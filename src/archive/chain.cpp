@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -14,6 +15,7 @@
 #include <random>
 #include <regex>
 #include <sstream>
+#include <string_view>
 #include <tuple>
 #include <utility>
 
@@ -693,10 +695,30 @@ ChainPrune prune_chain_before(const fs::path& chain_dir, std::uint64_t keep_afte
   return r;
 }
 
-bool archive_is_live(const fs::path& archive_dir) {
+namespace {
+
+// The lock file, open, when a daemon holds it now.
+Fd held_lock(const fs::path& archive_dir) {
   Fd fd(::open((archive_dir / kArchivingLock).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return false;
-  return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+  if (fd && ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) return fd;
+  return Fd();
+}
+
+}  // namespace
+
+bool archive_is_live(const fs::path& archive_dir) {
+  return static_cast<bool>(held_lock(archive_dir));
+}
+
+std::string live_chain(const fs::path& archive_dir) {
+  const auto fd = held_lock(archive_dir);
+  if (!fd) return "";
+  char text[64];
+  const auto n = ::pread(fd.get(), text, sizeof text, 0);
+  if (n <= 0) return "";
+  const std::string_view read(text, static_cast<std::size_t>(n));
+  const auto end = read.find('\n');
+  return end == std::string_view::npos ? "" : std::string(read.substr(0, end));
 }
 
 std::string new_chain_id(std::int64_t now_ms) {

@@ -85,6 +85,8 @@ def test_the_archive_is_on_by_default_and_begins_with_a_backup_at_start(daemon_f
     sidecars = list(d.backups.glob("*.db.sha256"))
     assert len(sidecars) == 1
     assert f"# archive: {a['chain']} 0 " in sidecars[0].read_text()
+    # The lock file names the chain written, for a prune in another process.
+    assert (d.backups / "wal" / ".archiving").read_text() == a["chain"] + "\n"
     status, body = d.get_json("/health")
     assert status == 200 and body == {"status": "ok"}, body
     insert(d, 1, 50)
@@ -155,6 +157,7 @@ def test_a_restart_without_a_wal_restart_goes_on_with_the_chain_and_names_the_pa
     restart(d)
     wait_until(lambda: archive_status(d)["chain"] is not None, 20, what="the chain")
     assert archive_status(d)["chain"] == chain, "the WAL was not restarted: the same chain goes on"
+    assert (d.backups / "wal" / ".archiving").read_text() == chain + "\n"
     assert archive_status(d)["chain_has_base"], "the chain's backup is in the backup folder"
     insert(d, 21, 20)
     report = json.loads(run_cli("archive", "--json", *cli_args(d)).stdout)

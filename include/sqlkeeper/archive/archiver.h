@@ -144,6 +144,7 @@ class Archiver {
     ~Publish() { a.publish(); }
   };
   void hold_folder();
+  void name_live_chain(const std::string& id);
   void tell_pinned();
   void tell_needs_base();
   void resume_newest_chain();

@@ -175,6 +175,9 @@ ChainPrune prune_chain_before(const std::filesystem::path& chain_dir, std::uint6
 inline constexpr const char* kArchivingLock = ".archiving";
 // True when a daemon archives into `archive_dir` now (it holds the lock).
 bool archive_is_live(const std::filesystem::path& archive_dir);
+// The id of the chain a live archive writes, from its lock file; empty when
+// none is live or the file names none.
+std::string live_chain(const std::filesystem::path& archive_dir);
 
 // A new chain's id: its start time in UTC, sortable, plus a random part.
 std::string new_chain_id(std::int64_t now_ms);
