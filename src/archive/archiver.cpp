@@ -12,6 +12,8 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
+#include <thread>
 
 #include "sqlkeeper/archive/timeline.h"
 #include "sqlkeeper/error.h"
@@ -186,15 +188,21 @@ void Archiver::hold_folder() {
   const auto path = options_.dir / kArchivingLock;
   Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
   if (!fd) throw system_error("open " + path.string(), errno);
-  if (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0)
-    throw Error(ErrorCode::conflict, "another sqlkeeper archives into " + options_.dir.string());
+  // A command that asks whether an archive is live holds a shared lock for a
+  // moment (archive_is_live): a few tries tell that from a daemon that holds it.
+  for (int tries = 1; ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0; ++tries) {
+    if (errno != EWOULDBLOCK) throw system_error("lock " + path.string(), errno);
+    if (tries == 20) throw Error(ErrorCode::conflict, "another sqlkeeper archives into " + options_.dir.string());
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
   lock_ = std::move(fd);
 }
 
-// The lock file names the chain written, so a prune in another process leaves
-// it alone whatever the clock did to the chains' start times. Named before the
-// chain's folder is made; a torn read names nothing, and the newest chain is
-// kept regardless (restore/point_in_time.cpp).
+// The lock file names the chain written, which makes it the newest
+// (chain_dirs) whatever the clock did to the chains' start times: the one
+// resumed, the timeline's last, the one retention keeps without a backup.
+// Named before a new chain's folder is made, so no reader lists the new chain
+// with the old one named; a chain that cannot be named is not begun.
 void Archiver::name_live_chain(const std::string& id) {
   const auto text = id + "\n";
   if (!lock_ || ::pwrite(lock_.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||

@@ -588,18 +588,19 @@ void read_chain(const fs::path& chain_dir, const OnRecord& on_record, std::uint6
 }
 
 std::vector<fs::path> chain_dirs(const fs::path& archive_dir, const std::string& database) {
-  std::vector<std::pair<std::int64_t, fs::path>> found;
+  const auto last = last_chain_written(archive_dir);
+  std::vector<std::tuple<bool, std::int64_t, fs::path>> found;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(archive_dir, ec)) {
     if (!e.is_directory()) continue;
     const auto fields = read_chain_file(e.path());
     const auto of = fields.find("database");
     if (of == fields.end() || of->second != database) continue;
-    found.emplace_back(started_ms(fields), e.path());
+    found.emplace_back(e.path().filename() == last, started_ms(fields), e.path());
   }
   std::sort(found.begin(), found.end());
   std::vector<fs::path> dirs;
-  for (auto& [at, dir] : found) dirs.push_back(std::move(dir));
+  for (auto& f : found) dirs.push_back(std::move(std::get<2>(f)));
   return dirs;
 }
 
@@ -648,8 +649,10 @@ std::vector<ChainSummary> list_chains(const fs::path& archive_dir) {
     add_contents(s, newest);
     chains.push_back(std::move(s));
   }
-  std::sort(chains.begin(), chains.end(),
-            [](const auto& a, const auto& b) { return std::tie(a.started_ms, a.id) < std::tie(b.started_ms, b.id); });
+  const auto last = last_chain_written(archive_dir);
+  std::sort(chains.begin(), chains.end(), [&last](const auto& a, const auto& b) {
+    return std::tuple(a.id == last, a.started_ms, a.id) < std::tuple(b.id == last, b.started_ms, b.id);
+  });
   return chains;
 }
 
@@ -695,23 +698,16 @@ ChainPrune prune_chain_before(const fs::path& chain_dir, std::uint64_t keep_afte
   return r;
 }
 
-namespace {
-
-// The lock file, open, when a daemon holds it now.
-Fd held_lock(const fs::path& archive_dir) {
-  Fd fd(::open((archive_dir / kArchivingLock).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (fd && ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) return fd;
-  return Fd();
-}
-
-}  // namespace
-
 bool archive_is_live(const fs::path& archive_dir) {
-  return static_cast<bool>(held_lock(archive_dir));
+  Fd fd(::open((archive_dir / kArchivingLock).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return false;
+  return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
 }
 
-std::string live_chain(const fs::path& archive_dir) {
-  const auto fd = held_lock(archive_dir);
+std::string last_chain_written(const fs::path& archive_dir) {
+  // Read without the lock: a reader's shared lock, however brief, could make a
+  // starting archive's exclusive one fail.
+  Fd fd(::open((archive_dir / kArchivingLock).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return "";
   char text[64];
   const auto n = ::pread(fd.get(), text, sizeof text, 0);

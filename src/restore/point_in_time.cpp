@@ -65,7 +65,6 @@ ArchivePruneReport prune_archive(const std::filesystem::path& archive_dir, const
   const auto identity = database_identity(database);
   const auto points = points_on_disk(backup_dir, database);
   const auto chains = archive::chain_dirs(archive_dir, identity);
-  const auto live = archive::live_chain(archive_dir);
   for (std::size_t i = 0; i < chains.size(); ++i) {
     const auto& dir = chains[i];
     const auto id = dir.filename().string();
@@ -73,9 +72,8 @@ ArchivePruneReport prune_archive(const std::filesystem::path& archive_dir, const
     for (const auto& p : points)
       if (p.chain == id) oldest = std::min(oldest.value_or(p.seq), p.seq);
     if (!oldest) {
-      // The one the archive writes has no backup until its first is published;
-      // the newest is kept too, for an archive that names none.
-      if (i + 1 == chains.size() || id == live) continue;
+      // The newest may be the one the archive writes, its backup not yet published.
+      if (i + 1 == chains.size()) continue;
       for (const auto& f : std::filesystem::directory_iterator(dir, ec)) report.bytes += f.file_size(ec);
       report.chains.push_back(dir);
       if (dry_run) continue;

@@ -151,10 +151,12 @@ void read_chain(const std::filesystem::path& chain_dir, const OnRecord& on_recor
 // segment stays as it was, whole and readable.
 void compress_segment(const std::filesystem::path& sealed, Env& env);
 
-// The folders of `database`'s chains, oldest first: in the order they began by
-// their chain files (an id only has the second, and its random part orders two
-// chains of one second either way), by id when they began in the same
-// millisecond. The newest is the one an archive may be writing.
+// The folders of `database`'s chains, oldest first: the one the archive's lock
+// file names (last_chain_written) is the newest, whatever the clock did, and
+// the others are in the order they began by their chain files (an id only has
+// the second, and its random part orders two chains of one second either way),
+// by id when they began in the same millisecond. The newest is the one an
+// archive may be writing.
 std::vector<std::filesystem::path> chain_dirs(const std::filesystem::path& archive_dir, const std::string& database);
 
 // The chains in `archive_dir`, oldest first as in chain_dirs (a missing folder:
@@ -175,9 +177,9 @@ ChainPrune prune_chain_before(const std::filesystem::path& chain_dir, std::uint6
 inline constexpr const char* kArchivingLock = ".archiving";
 // True when a daemon archives into `archive_dir` now (it holds the lock).
 bool archive_is_live(const std::filesystem::path& archive_dir);
-// The id of the chain a live archive writes, from its lock file; empty when
-// none is live or the file names none.
-std::string live_chain(const std::filesystem::path& archive_dir);
+// The chain an archive last wrote, live or not, as its lock file names it;
+// empty when it names none.
+std::string last_chain_written(const std::filesystem::path& archive_dir);
 
 // A new chain's id: its start time in UTC, sortable, plus a random part.
 std::string new_chain_id(std::int64_t now_ms);

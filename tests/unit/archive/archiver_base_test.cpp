@@ -6,6 +6,8 @@
 #include <thread>
 
 #include "sqlkeeper/archive/archiver.h"
+#include "sqlkeeper/archive/chain.h"
+#include "support/archive_records.h"
 #include "support/archiver_fixture.h"
 
 namespace sqlkeeper::archive {
@@ -69,6 +71,34 @@ TEST_F(ArchiverBase, AChainReopenedAtStartWithoutAFinishedBackupNeedsOne) {
   EXPECT_EQ(c.status().chain, chain);
   EXPECT_FALSE(c.needs_base()) << "a finished backup marks its place in the chain";
   c.stop();
+}
+
+// With the clock set back after a chain began, another chain of this database
+// may have begun "later": the one the archive wrote goes on all the same, as
+// its lock file names it.
+TEST_F(ArchiverBase, TheChainWrittenGoesOnThoughAnotherBeganLaterByTheClock) {
+  std::string chain;
+  {
+    Archiver a(options(nullptr), Env::real());
+    a.start();
+    wait_until_running(a);
+    chain = a.mark();
+    chain = chain.substr(0, chain.find(' '));
+    a.stop();
+  }
+  const auto h = test_support::wal_header(7);
+  const WalPosition elsewhere{h, 1, h.checksum};
+  const auto hour_later = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              (std::chrono::system_clock::now() + 1h).time_since_epoch()).count();
+  ChainWriter::create(options(nullptr).dir, "29991231T235959Z-00000000", db_.string(),
+                      start_record(elsewhere, hour_later), Env::real());
+
+  Archiver b(options([](const std::string&) { return true; }), Env::real());
+  b.start();
+  wait_until_running(b);
+  EXPECT_EQ(b.status().chain, chain);
+  EXPECT_TRUE(b.status().gaps.empty());
+  b.stop();
 }
 
 }  // namespace
