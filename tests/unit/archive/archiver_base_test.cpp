@@ -14,7 +14,18 @@ namespace sqlkeeper::archive {
 namespace {
 
 using namespace std::chrono_literals;
-using ArchiverBase = test_support::ArchiverTest;
+class ArchiverBase : public test_support::ArchiverTest {
+ protected:
+  // A backup marks its place, beginning a chain; the archive stops. The chain's id.
+  std::string begin_a_chain_and_stop() {
+    Archiver a(options(nullptr), Env::real());
+    a.start();
+    test_support::wait_until_running(a);
+    const auto mark = a.mark();
+    a.stop();
+    return mark.substr(0, mark.find(' '));
+  }
+};
 using test_support::wait_until_running;
 
 // A chain is worth something only from a finished backup on: a backup that
@@ -42,15 +53,7 @@ TEST_F(ArchiverBase, AChainNeedsABaseUntilTheBackupThatMarkedItFinishes) {
 }
 
 TEST_F(ArchiverBase, AChainReopenedAtStartWithoutAFinishedBackupNeedsOne) {
-  std::string chain;
-  {
-    Archiver a(options(nullptr), Env::real());
-    a.start();
-    wait_until_running(a);
-    chain = a.mark();
-    chain = chain.substr(0, chain.find(' '));
-    a.stop();  // the daemon stopped while the chain's first backup ran
-  }
+  const auto chain = begin_a_chain_and_stop();  // the daemon stopped while the chain's first backup ran
   std::string asked;
   Archiver b(options([&](const std::string& c) {
                asked = c;
@@ -77,15 +80,7 @@ TEST_F(ArchiverBase, AChainReopenedAtStartWithoutAFinishedBackupNeedsOne) {
 // may have begun "later": the one the archive wrote goes on all the same, as
 // its lock file names it.
 TEST_F(ArchiverBase, TheChainWrittenGoesOnThoughAnotherBeganLaterByTheClock) {
-  std::string chain;
-  {
-    Archiver a(options(nullptr), Env::real());
-    a.start();
-    wait_until_running(a);
-    chain = a.mark();
-    chain = chain.substr(0, chain.find(' '));
-    a.stop();
-  }
+  const auto chain = begin_a_chain_and_stop();
   const auto h = test_support::wal_header(7);
   const WalPosition elsewhere{h, 1, h.checksum};
   const auto hour_later = std::chrono::duration_cast<std::chrono::milliseconds>(
