@@ -439,6 +439,13 @@ std::int64_t started_ms(const std::map<std::string, std::string>& chain_file) {
   return ms;
 }
 
+// Where a chain sorts (chain_dirs): the one the lock file names (`last`) after
+// all the others, which go by their start, then by id.
+using ChainOrder = std::tuple<bool, std::int64_t, std::string>;
+ChainOrder chain_order(const std::string& last, const std::string& id, std::int64_t started) {
+  return {id == last, started, id};
+}
+
 }  // namespace
 
 ChainWriter ChainWriter::create(const fs::path& archive_dir, const std::string& id, const std::string& database,
@@ -589,18 +596,18 @@ void read_chain(const fs::path& chain_dir, const OnRecord& on_record, std::uint6
 
 std::vector<fs::path> chain_dirs(const fs::path& archive_dir, const std::string& database) {
   const auto last = last_chain_written(archive_dir);
-  std::vector<std::tuple<bool, std::int64_t, fs::path>> found;
+  std::vector<std::pair<ChainOrder, fs::path>> found;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator(archive_dir, ec)) {
     if (!e.is_directory()) continue;
     const auto fields = read_chain_file(e.path());
     const auto of = fields.find("database");
     if (of == fields.end() || of->second != database) continue;
-    found.emplace_back(e.path().filename() == last, started_ms(fields), e.path());
+    found.emplace_back(chain_order(last, e.path().filename().string(), started_ms(fields)), e.path());
   }
   std::sort(found.begin(), found.end());
   std::vector<fs::path> dirs;
-  for (auto& f : found) dirs.push_back(std::move(std::get<2>(f)));
+  for (auto& [order, dir] : found) dirs.push_back(std::move(dir));
   return dirs;
 }
 
@@ -651,7 +658,7 @@ std::vector<ChainSummary> list_chains(const fs::path& archive_dir) {
   }
   const auto last = last_chain_written(archive_dir);
   std::sort(chains.begin(), chains.end(), [&last](const auto& a, const auto& b) {
-    return std::tuple(a.id == last, a.started_ms, a.id) < std::tuple(b.id == last, b.started_ms, b.id);
+    return chain_order(last, a.id, a.started_ms) < chain_order(last, b.id, b.started_ms);
   });
   return chains;
 }

@@ -29,10 +29,10 @@ ArchiveView read_archive(const std::filesystem::path& archive_dir, const std::fi
                          const std::filesystem::path& database, std::int64_t now_ms);
 
 // Retention of the archive, after the backups' prune: a chain none of whose
-// backups is kept any more goes (but the newest, which the running archive
-// may write: archive::chain_dirs); in the others, the sealed segments before the oldest kept
-// backup's place go. So the archive keeps exactly what a kept backup needs to
-// reach the next one and now.
+// backups is kept any more goes (but the newest, which the running archive may
+// write: archive::chain_dirs); in the others, the sealed segments before the
+// oldest kept backup's place go. So the archive keeps exactly what a kept
+// backup needs to reach the next one and now.
 struct ArchivePruneReport {
   std::vector<std::filesystem::path> chains;    // deleted whole
   std::vector<std::filesystem::path> segments;  // deleted from kept chains
