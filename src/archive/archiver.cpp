@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/eventfd.h>
-#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -12,8 +11,6 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <chrono>
-#include <thread>
 
 #include "sqlkeeper/archive/timeline.h"
 #include "sqlkeeper/error.h"
@@ -160,7 +157,7 @@ void Archiver::stop() {
   const std::lock_guard lock(mutex_);
   // The folder is free for the next archiver (a restart in the same process) once this returns.
   writer_.reset();
-  lock_ = Fd();
+  lock_.reset();
 }
 
 // The last step and flush, and a `stop` record: the next start goes on from here.
@@ -183,31 +180,7 @@ void Archiver::finish() {
 }
 
 void Archiver::hold_folder() {
-  if (lock_) return;
-  env_.create_directories(options_.dir, 0700);
-  const auto path = options_.dir / kArchivingLock;
-  Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
-  if (!fd) throw system_error("open " + path.string(), errno);
-  // A command that asks whether an archive is live holds a shared lock for a
-  // moment (archive_is_live): a few tries tell that from a daemon that holds it.
-  for (int tries = 1; ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0; ++tries) {
-    if (errno != EWOULDBLOCK) throw system_error("lock " + path.string(), errno);
-    if (tries == 20) throw Error(ErrorCode::conflict, "another sqlkeeper archives into " + options_.dir.string());
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  lock_ = std::move(fd);
-}
-
-// The lock file names the chain written, which makes it the newest
-// (chain_dirs) whatever the clock did to the chains' start times: the one
-// resumed, the timeline's last, the one retention keeps without a backup.
-// Named before a new chain's folder is made, so no reader lists the new chain
-// with the old one named; a chain that cannot be named is not begun.
-void Archiver::name_live_chain(const std::string& id) {
-  const auto text = id + "\n";
-  if (!lock_ || ::pwrite(lock_.get(), text.data(), text.size(), 0) != static_cast<ssize_t>(text.size()) ||
-      ::ftruncate(lock_.get(), static_cast<off_t>(text.size())) != 0)
-    throw system_error("name the chain written in " + (options_.dir / kArchivingLock).string(), errno);
+  if (!lock_) lock_.emplace(FolderLock::take(options_.dir, env_));
 }
 
 // The newest chain of this database that did not end goes on, if its last
@@ -224,7 +197,8 @@ void Archiver::resume_newest_chain() {
     }
     try {
       ChainTail tail;
-      name_live_chain(it->id);
+      hold_folder();
+      lock_->name_chain(it->id);
       writer_.emplace(ChainWriter::reopen(it->dir, env_, tail, options_.segment_size));
       resumed_ = tail;
       position_ = tail.position;
@@ -485,7 +459,7 @@ std::string Archiver::mark() {
       status_.oldest_pending_ms = 0;
       const auto id = new_chain_id(now);
       hold_folder();
-      name_live_chain(id);
+      lock_->name_chain(id);
       writer_.emplace(ChainWriter::create(options_.dir, id, options_.database_identity, start_record(position_, now), env_,
                                           options_.segment_size));
       status_.chain = id;

@@ -1,8 +1,6 @@
 #include "sqlkeeper/archive/chain.h"
 
 #include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,13 +13,13 @@
 #include <random>
 #include <regex>
 #include <sstream>
-#include <string_view>
 #include <tuple>
 #include <utility>
 
 #include <spdlog/spdlog.h>
 #include <zstd.h>
 
+#include "sqlkeeper/archive/folder_lock.h"
 #include "sqlkeeper/base/sha256.h"
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
@@ -703,25 +701,6 @@ ChainPrune prune_chain_before(const fs::path& chain_dir, std::uint64_t keep_afte
   }
   env.fsync_dir(chain_dir);
   return r;
-}
-
-bool archive_is_live(const fs::path& archive_dir) {
-  Fd fd(::open((archive_dir / kArchivingLock).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return false;
-  return ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
-}
-
-std::string last_chain_written(const fs::path& archive_dir) {
-  // Read without the lock: a reader's shared lock, however brief, could make a
-  // starting archive's exclusive one fail.
-  Fd fd(::open((archive_dir / kArchivingLock).c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-  if (!fd) return "";
-  char text[64];
-  const auto n = ::pread(fd.get(), text, sizeof text, 0);
-  if (n <= 0) return "";
-  const std::string_view read(text, static_cast<std::size_t>(n));
-  const auto end = read.find('\n');
-  return end == std::string_view::npos ? "" : std::string(read.substr(0, end));
 }
 
 std::string new_chain_id(std::int64_t now_ms) {

@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "sqlkeeper/archive/folder_lock.h"
 #include "sqlkeeper/backup/backup_state.h"
 #include "sqlkeeper/base/local_time.h"
 #include "sqlkeeper/backup/catalog.h"

@@ -36,6 +36,7 @@
 #include <vector>
 
 #include "sqlkeeper/archive/chain.h"
+#include "sqlkeeper/archive/folder_lock.h"
 #include "sqlkeeper/archive/wal_pin.h"
 #include "sqlkeeper/archive/wal_reader.h"
 #include "sqlkeeper/archive/wal_restart.h"
@@ -144,7 +145,6 @@ class Archiver {
     ~Publish() { a.publish(); }
   };
   void hold_folder();
-  void name_live_chain(const std::string& id);
   void tell_pinned();
   void tell_needs_base();
   void resume_newest_chain();
@@ -186,7 +186,7 @@ class Archiver {
   ArchiverStatus published_;            // status_ as of the end of the last locked section
   std::vector<std::string> base_marks_;  // base_taken() since then
   Fd wake_;  // eventfd: stop
-  Fd lock_;  // kArchivingLock, held while it runs
+  std::optional<FolderLock> lock_;  // held while it runs
   std::atomic<bool> stopping_{false};
   std::shared_ptr<std::atomic<int>> restart_holds_ = std::make_shared<std::atomic<int>>(0);
   std::thread thread_;

@@ -152,7 +152,7 @@ void read_chain(const std::filesystem::path& chain_dir, const OnRecord& on_recor
 void compress_segment(const std::filesystem::path& sealed, Env& env);
 
 // The folders of `database`'s chains, oldest first: the one the archive's lock
-// file names (last_chain_written) is the newest, whatever the clock did, and
+// file names (folder_lock.h) is the newest, whatever the clock did, and
 // the others are in the order they began by their chain files (an id only has
 // the second, and its random part orders two chains of one second either way),
 // by id when they began in the same millisecond. The newest is the one an
@@ -172,14 +172,6 @@ struct ChainPrune {
 };
 ChainPrune prune_chain_before(const std::filesystem::path& chain_dir, std::uint64_t keep_after_seq, Env& env,
                               bool dry_run);
-
-// The file a running archive holds an exclusive flock on, in the archive folder.
-inline constexpr const char* kArchivingLock = ".archiving";
-// True when a daemon archives into `archive_dir` now (it holds the lock).
-bool archive_is_live(const std::filesystem::path& archive_dir);
-// The chain an archive last wrote, live or not, as its lock file names it;
-// empty when it names none.
-std::string last_chain_written(const std::filesystem::path& archive_dir);
 
 // A new chain's id: its start time in UTC, sortable, plus a random part.
 std::string new_chain_id(std::int64_t now_ms);

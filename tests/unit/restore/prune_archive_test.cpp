@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sqlkeeper/archive/chain.h"
+#include "sqlkeeper/archive/folder_lock.h"
 #include "sqlkeeper/backup/catalog.h"
 #include "sqlkeeper/restore/point_in_time.h"
 #include "support/archive_records.h"
