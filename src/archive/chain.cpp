@@ -447,8 +447,8 @@ ChainOrder chain_order(const std::string& last, const std::string& id, std::int6
 }  // namespace
 
 ChainWriter ChainWriter::create(const fs::path& archive_dir, const std::string& id, const std::string& database,
-                                const Record& start, Env& env, std::uint64_t seal_bytes) {
-  ChainWriter w(archive_dir / id, env, seal_bytes);
+                                const Record& start, Env& env, std::uint64_t seal_bytes, AppendForm form) {
+  ChainWriter w(archive_dir / id, env, seal_bytes, form);
   env.create_directories(w.dir_, 0700);
   env.write_file_atomic(w.dir_ / kChainFile,
                         "database: " + database + "\nstarted_ms: " + std::to_string(start.at_ms) + "\n", kArchiveMode);
@@ -458,8 +458,9 @@ ChainWriter ChainWriter::create(const fs::path& archive_dir, const std::string& 
   return w;
 }
 
-ChainWriter ChainWriter::reopen(const fs::path& chain_dir, Env& env, ChainTail& tail, std::uint64_t seal_bytes) {
-  ChainWriter w(chain_dir, env, seal_bytes);
+ChainWriter ChainWriter::reopen(const fs::path& chain_dir, Env& env, ChainTail& tail, std::uint64_t seal_bytes,
+                                AppendForm form) {
+  ChainWriter w(chain_dir, env, seal_bytes, form);
   auto end = read_segments(chain_dir, {}, chain_start(chain_dir));
   tail = end.tail;
   w.summary_ = end.last_summary;
@@ -543,11 +544,7 @@ void ChainWriter::append(const std::vector<Record>& records) {
       throw;
     }
   }
-  std::vector<std::uint8_t> bytes;
-  for (const auto& r : records) {
-    const auto encoded = encode_record(r);
-    bytes.insert(bytes.end(), encoded.begin(), encoded.end());
-  }
+  const auto bytes = encode_records(records, form_ == AppendForm::batched);
   try {
     env_->append(open_, bytes.data(), bytes.size());
   } catch (...) {

@@ -1,5 +1,7 @@
 #include "sqlkeeper/archive/record.h"
 
+#include <zstd.h>
+
 #include <cstring>
 
 #include "sqlkeeper/base/sha256.h"
@@ -13,6 +15,14 @@ constexpr std::size_t kHashHex = 64;
 // A record's body never comes near this: one transaction's frames are held in
 // memory whole (archive/archiver.h caps them far below).
 constexpr std::uint32_t kMaxBodyBytes = 1U << 30;
+// Not a RecordType: a batch is how records are stored, never what is read.
+constexpr std::uint8_t kBatchType = 6;
+// Of a batch: quick, as it is made under the archive's lock at every flush; the
+// sealed segment is compressed again harder (archive/chain.h).
+constexpr int kBatchLevel = 1;
+// What a batch may hold once decompressed: one flush, which is at most a read
+// step plus one transaction (archive/archiver.h caps both far below).
+constexpr std::uint64_t kMaxBatchBytes = 1ULL << 30;
 
 class Writer {
  public:
@@ -100,30 +110,21 @@ const WalHeader& header_of(const Record& rec, std::optional<WalHeader>& parsed) 
   return *parsed;
 }
 
-}  // namespace
-
-std::vector<std::uint8_t> encode_record(const Record& rec) {
-  Writer body;
-  body.u8(static_cast<std::uint8_t>(rec.type));
-  body.u64(static_cast<std::uint64_t>(rec.at_ms));
-  body.u64(rec.seq);
-  body.bytes(rec.wal_header);
-  body.u32(rec.first_frame);
-  body.u32(rec.seed.s0);
-  body.u32(rec.seed.s1);
-  body.bytes(rec.frames);
-  body.u64(static_cast<std::uint64_t>(rec.since_ms));
-  body.text(rec.cause);
+// `magic | length | body | hash`, around any body.
+std::vector<std::uint8_t> framed(const std::vector<std::uint8_t>& body) {
   Writer out;
   out.u32(kRecordMagic);
-  out.u32(static_cast<std::uint32_t>(body.out.size()));
-  out.out.insert(out.out.end(), body.out.begin(), body.out.end());
-  const auto hash = hash_of(body.out);
+  out.u32(static_cast<std::uint32_t>(body.size()));
+  out.out.insert(out.out.end(), body.begin(), body.end());
+  const auto hash = hash_of(body);
   out.out.insert(out.out.end(), hash.begin(), hash.end());
   return out.out;
 }
 
-Decoded decode_records(std::span<const std::uint8_t> bytes) {
+// The records a batch's body holds; throws Error(io) naming what is wrong.
+std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& batches);
+
+Decoded decode(std::span<const std::uint8_t> bytes, bool in_batch) {
   Decoded d;
   std::size_t at = 0;
   while (at < bytes.size()) {
@@ -156,7 +157,14 @@ Decoded decode_records(std::span<const std::uint8_t> bytes) {
       break;
     }
     try {
-      d.records.push_back(decode_body(body));
+      if (!body.empty() && body[0] == kBatchType) {
+        if (in_batch) throw Error(ErrorCode::io, "a batch inside a batch");
+        auto records = unbatch(body, d.batches);
+        d.records.insert(d.records.end(), std::make_move_iterator(records.begin()),
+                         std::make_move_iterator(records.end()));
+      } else {
+        d.records.push_back(decode_body(body));
+      }
     } catch (const Error& e) {
       d.problem = where + ": " + e.what();
       break;
@@ -166,6 +174,64 @@ Decoded decode_records(std::span<const std::uint8_t> bytes) {
   }
   return d;
 }
+
+std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& batches) {
+  if (body.size() < 9) throw Error(ErrorCode::io, "a batch shorter than its head");
+  std::uint64_t plain_bytes = 0;
+  for (int i = 0; i < 8; ++i) plain_bytes |= std::uint64_t{body[1 + i]} << (8 * i);
+  const auto frame = body.subspan(9);
+  const auto size = ZSTD_getFrameContentSize(frame.data(), frame.size());
+  if (plain_bytes > kMaxBatchBytes || size != plain_bytes)
+    throw Error(ErrorCode::io, "a batch whose zstd frame does not hold the " + std::to_string(plain_bytes) +
+                                   " bytes it claims");
+  std::vector<std::uint8_t> plain(plain_bytes);
+  const auto n = ZSTD_decompress(plain.data(), plain.size(), frame.data(), frame.size());
+  if (ZSTD_isError(n) || n != plain.size())
+    throw Error(ErrorCode::io, std::string("a batch does not decompress: ") + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
+  // Its records were whole when it was written: a problem inside is damage, never a torn write.
+  auto inner = decode(plain, true);
+  if (!inner.problem.empty()) throw Error(ErrorCode::io, "in a batch, " + inner.problem);
+  ++batches;
+  return std::move(inner.records);
+}
+
+}  // namespace
+
+std::vector<std::uint8_t> encode_record(const Record& rec) {
+  Writer body;
+  body.u8(static_cast<std::uint8_t>(rec.type));
+  body.u64(static_cast<std::uint64_t>(rec.at_ms));
+  body.u64(rec.seq);
+  body.bytes(rec.wal_header);
+  body.u32(rec.first_frame);
+  body.u32(rec.seed.s0);
+  body.u32(rec.seed.s1);
+  body.bytes(rec.frames);
+  body.u64(static_cast<std::uint64_t>(rec.since_ms));
+  body.text(rec.cause);
+  return framed(body.out);
+}
+
+std::vector<std::uint8_t> encode_records(const std::vector<Record>& records, bool batch) {
+  std::vector<std::uint8_t> plain;
+  for (const auto& r : records) {
+    const auto encoded = encode_record(r);
+    plain.insert(plain.end(), encoded.begin(), encoded.end());
+  }
+  if (!batch || plain.empty()) return plain;
+  Writer body;
+  body.u8(kBatchType);
+  body.u64(plain.size());
+  const auto head = body.out.size();
+  body.out.resize(head + ZSTD_compressBound(plain.size()));
+  const auto n = ZSTD_compress(body.out.data() + head, body.out.size() - head, plain.data(), plain.size(), kBatchLevel);
+  if (ZSTD_isError(n)) throw Error(ErrorCode::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
+  body.out.resize(head + n);
+  auto out = framed(body.out);
+  return out.size() < plain.size() ? out : plain;
+}
+
+Decoded decode_records(std::span<const std::uint8_t> bytes) { return decode(bytes, false); }
 
 WalTransaction check_txn(const Record& rec) {
   std::optional<WalHeader> parsed;

@@ -73,17 +73,22 @@ struct ChainTail {
   std::optional<Record> last;       // the newest record
 };
 
+// How an append stores its records (archive/record.h): as a compressed batch
+// when that is smaller, or one by one (tests whose sealing follows the bytes
+// they append).
+enum class AppendForm { batched, plain };
+
 class ChainWriter {
  public:
   // A new chain folder `archive_dir/id` whose first record is `start`.
   // `seal_bytes`: the size past which a segment is sealed (smaller in tests).
   static ChainWriter create(const std::filesystem::path& archive_dir, const std::string& id,
                             const std::string& database, const Record& start, Env& env,
-                            std::uint64_t seal_bytes = kSealBytes);
+                            std::uint64_t seal_bytes = kSealBytes, AppendForm form = AppendForm::batched);
   // Goes on with an existing chain: reads it whole (throws Error naming the
   // damage), cuts a record cut short off its open segment.
   static ChainWriter reopen(const std::filesystem::path& chain_dir, Env& env, ChainTail& tail,
-                            std::uint64_t seal_bytes = kSealBytes);
+                            std::uint64_t seal_bytes = kSealBytes, AppendForm form = AppendForm::batched);
 
   // Appends the records and fsyncs them; durable when it returns. When the
   // write fails (a full disk) the open segment is cut back to what it held
@@ -101,14 +106,15 @@ class ChainWriter {
   std::uint64_t bytes_written() const { return bytes_written_; }
 
  private:
-  ChainWriter(std::filesystem::path dir, Env& env, std::uint64_t seal_bytes)
-      : dir_(std::move(dir)), env_(&env), seal_bytes_(seal_bytes) {}
+  ChainWriter(std::filesystem::path dir, Env& env, std::uint64_t seal_bytes, AppendForm form)
+      : dir_(std::move(dir)), env_(&env), seal_bytes_(seal_bytes), form_(form) {}
   void open_segment(std::uint32_t number, const std::string& prev_hash);
   void seal();
 
   std::filesystem::path dir_;
   Env* env_;
   std::uint64_t seal_bytes_;
+  AppendForm form_;
   std::filesystem::path open_;
   std::uint32_t number_ = 0;
   std::uint64_t open_bytes_ = 0;

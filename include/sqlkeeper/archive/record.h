@@ -14,6 +14,13 @@
 //   stop    sqlkeeper stopped cleanly with everything up to here archived
 //   end     the chain ends here (why: `cause`); a new chain starts from a backup
 // Every record carries the wall-clock time it was made durable (`at_ms`).
+//
+// A batch is a record too, of type 6: `u64 length | zstd frame` of whole
+// records as above, stored in their place when that is smaller. A stream of
+// commits writes the same few pages again and again, so the records of one
+// flush shrink about sevenfold: the archive's disk writes, which slow the
+// application's own fsyncs on a shared disk, shrink with them. Reading expands
+// a batch into its records; each is checked as if it had been stored alone.
 #include <cstdint>
 #include <optional>
 #include <span>
@@ -40,6 +47,8 @@ struct Record {
 };
 
 std::vector<std::uint8_t> encode_record(const Record& record);
+// The records one after another, or as one batch when `batch` and that is smaller.
+std::vector<std::uint8_t> encode_records(const std::vector<Record>& records, bool batch);
 
 struct Decoded {
   std::vector<Record> records;
@@ -48,10 +57,12 @@ struct Decoded {
   // `torn` when it is a prefix of a record (a write that did not finish).
   std::string problem;
   bool torn = false;
+  std::size_t batches = 0;  // batch records expanded into `records`
 };
 
 // Decodes records from `bytes` until the end or the first one that is incomplete
-// or does not match its hash.
+// or does not match its hash, expanding batches. Damage inside a batch (whose
+// hash matched) is never `torn`.
 Decoded decode_records(std::span<const std::uint8_t> bytes);
 
 // A txn record's frames checked as SQLite would check them in its WAL, and its

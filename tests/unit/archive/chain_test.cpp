@@ -25,6 +25,10 @@ Record txn_record(std::uint64_t seq, std::int64_t at_ms, const WalHeader&, WalPo
   return test_support::txn_record(seq, at_ms, pos, pages);
 }
 
+// The sealing tests count on the bytes they append: their pages of one repeated
+// byte would shrink to almost nothing in a batch (archive/record.h).
+constexpr auto kPlain = AppendForm::plain;
+
 class Chain : public test_support::ScratchDirTest {
  protected:
   // A chain of `n` one-page transactions at 1000, 2000, ... ms.
@@ -92,7 +96,7 @@ TEST_F(Chain, SealedSegmentsAreChainedByHashAndAMissingOneBreaksTheChain) {
   // Transactions of 9000 pages of 512 bytes pass kSealBytes every few.
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   compress(w);
   ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000002.seg.zst"));
@@ -106,7 +110,7 @@ TEST_F(Chain, SealedSegmentsAreChainedByHashAndAMissingOneBreaksTheChain) {
 TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   EXPECT_TRUE(fs::exists(dir_ / "c1" / "00000001.seg")) << "sealed; compressed by the caller, outside its lock";
   compress(w);
@@ -133,7 +137,7 @@ TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
   fs::remove(compressed);
   fs::copy_file(dir_ / "keep.zst", compressed);
   ChainTail tail;
-  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail);
+  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail, kSealBytes, kPlain);
   EXPECT_EQ(tail.last_seq, 9u);
 }
 
@@ -143,7 +147,7 @@ TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
 TEST_F(Chain, AListingReadsTheSummariesOfSealedSegmentsAndARestoreOnlyWhatItNeeds) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
   for (int i = 1; i <= 13; ++i) {
     if (i == 6) {
       Record stop;
@@ -202,7 +206,7 @@ TEST_F(Chain, AListingReadsTheSummariesOfSealedSegmentsAndARestoreOnlyWhatItNeed
 TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
   for (int i = 1; i <= 13; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   compress(w);
   // Segments of four transactions: 1-4 and 5-8 sealed, 9-12 sealed, 13 open.
@@ -219,7 +223,7 @@ TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn
   EXPECT_EQ(records.back().seq, 13u);
   // The writer goes on after a prune.
   ChainTail tail;
-  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail);
+  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail, kSealBytes, kPlain);
   EXPECT_EQ(tail.last_seq, 13u);
   auto next = tail.position;
   again.append({txn_record(14, 99'000, h, next, 1)});
@@ -229,7 +233,7 @@ TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn
 TEST_F(Chain, AReadFromATransactionSkipsTheSegmentsBeforeIt) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   std::vector<std::uint64_t> seen;
   read_chain(
