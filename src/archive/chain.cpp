@@ -147,6 +147,7 @@ std::vector<SegmentFile> segment_files(const fs::path& chain_dir, std::uint32_t 
 struct ReadEnd {
   SegmentFile last;
   std::size_t last_good_bytes = 0;  // header + whole records of the last segment
+  std::size_t last_plain_bytes = 0;  // the same, its records counted as stored one by one
   std::string last_hash;            // of the last sealed segment
   SegmentSummary last_summary;      // of the last segment's records
   ChainTail tail;
@@ -418,6 +419,7 @@ ReadEnd read_segments(const fs::path& chain_dir, const OnRecord& on_record, cons
     end.last = file;
     end.last_summary = summary;
     end.last_good_bytes = kSegmentHeaderBytes + decoded.good_bytes;
+    end.last_plain_bytes = kSegmentHeaderBytes + decoded.plain_bytes;
     if (!file.open) end.last_hash = core::sha256_hex({reinterpret_cast<const char*>(bytes.data()), bytes.size()});
   }
   if (!started) throw Error(ErrorCode::io, "archive chain " + chain_dir.string() + " holds no start record");
@@ -475,6 +477,7 @@ ChainWriter ChainWriter::reopen(const fs::path& chain_dir, Env& env, ChainTail& 
       env.fsync_file(w.open_);
     }
     w.open_bytes_ = end.last_good_bytes;
+    w.open_plain_bytes_ = end.last_plain_bytes;
   } else {
     w.open_segment(end.last.number + 1, end.last_hash);
     w.summary_ = {};
@@ -497,6 +500,7 @@ void ChainWriter::open_segment(std::uint32_t number, const std::string& prev_has
   open_ = path;
   number_ = number;
   open_bytes_ = header.size();
+  open_plain_bytes_ = header.size();
 }
 
 void ChainWriter::seal() {
@@ -536,7 +540,7 @@ void compress_segment(const fs::path& sealed, Env& env) {
 void ChainWriter::append(const std::vector<Record>& records) {
   if (records.empty()) return;
   if (!broken_.empty()) throw Error(ErrorCode::io, broken_);
-  if (open_bytes_ >= seal_bytes_) {
+  if (open_plain_bytes_ >= seal_bytes_) {
     try {
       seal();
     } catch (const Error& e) {
@@ -544,7 +548,7 @@ void ChainWriter::append(const std::vector<Record>& records) {
       throw;
     }
   }
-  const auto bytes = encode_records(records, form_ == AppendForm::batched);
+  const auto [bytes, plain_bytes] = encode_records(records, form_ == AppendForm::batched);
   try {
     env_->append(open_, bytes.data(), bytes.size());
   } catch (...) {
@@ -564,6 +568,7 @@ void ChainWriter::append(const std::vector<Record>& records) {
     throw;
   }
   open_bytes_ += bytes.size();
+  open_plain_bytes_ += plain_bytes;
   bytes_written_ += bytes.size();
   for (const auto& r : records) {
     if (r.type == RecordType::txn) {

@@ -20,9 +20,11 @@ constexpr std::uint8_t kBatchType = 6;
 // Of a batch: quick, as it is made under the archive's lock at every flush; the
 // sealed segment is compressed again harder (archive/chain.h).
 constexpr int kBatchLevel = 1;
-// What a batch may hold once decompressed: one flush, which is at most a read
-// step plus one transaction (archive/archiver.h caps both far below).
-constexpr std::uint64_t kMaxBatchBytes = 1ULL << 30;
+// What a batch may hold once decompressed; a larger append (a flush that took
+// a transaction of more than this) is stored one record after another. A
+// reader allocates what a batch claims before it can tell a lie, so the bound
+// is kept small.
+constexpr std::uint64_t kMaxBatchBytes = 64ULL << 20;
 
 class Writer {
  public:
@@ -122,7 +124,7 @@ std::vector<std::uint8_t> framed(const std::vector<std::uint8_t>& body) {
 }
 
 // The records a batch's body holds; throws Error(io) naming what is wrong.
-std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& batches);
+std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& batches, std::size_t& plain_bytes);
 
 Decoded decode(std::span<const std::uint8_t> bytes, bool in_batch) {
   Decoded d;
@@ -159,11 +161,12 @@ Decoded decode(std::span<const std::uint8_t> bytes, bool in_batch) {
     try {
       if (!body.empty() && body[0] == kBatchType) {
         if (in_batch) throw Error(ErrorCode::io, "a batch inside a batch");
-        auto records = unbatch(body, d.batches);
+        auto records = unbatch(body, d.batches, d.plain_bytes);
         d.records.insert(d.records.end(), std::make_move_iterator(records.begin()),
                          std::make_move_iterator(records.end()));
       } else {
         d.records.push_back(decode_body(body));
+        d.plain_bytes += 8 + body_bytes + kHashHex;
       }
     } catch (const Error& e) {
       d.problem = where + ": " + e.what();
@@ -175,16 +178,16 @@ Decoded decode(std::span<const std::uint8_t> bytes, bool in_batch) {
   return d;
 }
 
-std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& batches) {
+std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& batches, std::size_t& plain_bytes) {
   if (body.size() < 9) throw Error(ErrorCode::io, "a batch shorter than its head");
-  std::uint64_t plain_bytes = 0;
-  for (int i = 0; i < 8; ++i) plain_bytes |= std::uint64_t{body[1 + i]} << (8 * i);
+  std::uint64_t claimed = 0;
+  for (int i = 0; i < 8; ++i) claimed |= std::uint64_t{body[1 + i]} << (8 * i);
   const auto frame = body.subspan(9);
   const auto size = ZSTD_getFrameContentSize(frame.data(), frame.size());
-  if (plain_bytes > kMaxBatchBytes || size != plain_bytes)
-    throw Error(ErrorCode::io, "a batch whose zstd frame does not hold the " + std::to_string(plain_bytes) +
+  if (claimed > kMaxBatchBytes || size != claimed)
+    throw Error(ErrorCode::io, "a batch whose zstd frame does not hold the " + std::to_string(claimed) +
                                    " bytes it claims");
-  std::vector<std::uint8_t> plain(plain_bytes);
+  std::vector<std::uint8_t> plain(claimed);
   const auto n = ZSTD_decompress(plain.data(), plain.size(), frame.data(), frame.size());
   if (ZSTD_isError(n) || n != plain.size())
     throw Error(ErrorCode::io, std::string("a batch does not decompress: ") + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
@@ -192,6 +195,7 @@ std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& bat
   auto inner = decode(plain, true);
   if (!inner.problem.empty()) throw Error(ErrorCode::io, "in a batch, " + inner.problem);
   ++batches;
+  plain_bytes += plain.size();
   return std::move(inner.records);
 }
 
@@ -212,13 +216,14 @@ std::vector<std::uint8_t> encode_record(const Record& rec) {
   return framed(body.out);
 }
 
-std::vector<std::uint8_t> encode_records(const std::vector<Record>& records, bool batch) {
+Encoded encode_records(const std::vector<Record>& records, bool batch) {
   std::vector<std::uint8_t> plain;
   for (const auto& r : records) {
     const auto encoded = encode_record(r);
     plain.insert(plain.end(), encoded.begin(), encoded.end());
   }
-  if (!batch || plain.empty()) return plain;
+  const auto plain_bytes = plain.size();
+  if (!batch || plain.empty() || plain.size() > kMaxBatchBytes) return {std::move(plain), plain_bytes};
   Writer body;
   body.u8(kBatchType);
   body.u64(plain.size());
@@ -228,7 +233,8 @@ std::vector<std::uint8_t> encode_records(const std::vector<Record>& records, boo
   if (ZSTD_isError(n)) throw Error(ErrorCode::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
   body.out.resize(head + n);
   auto out = framed(body.out);
-  return out.size() < plain.size() ? out : plain;
+  if (out.size() < plain.size()) return {std::move(out), plain_bytes};
+  return {std::move(plain), plain_bytes};
 }
 
 Decoded decode_records(std::span<const std::uint8_t> bytes) { return decode(bytes, false); }

@@ -252,8 +252,8 @@ std::vector<OptionSpec> make_table() {
        "archiving that has failed this long ends the archive's chain and makes the health failing", false,
        duration_option(&Config::archive_max_lag, seconds(5), hours(24))},
       {"archive-segment-size", "16MiB",
-       "an archive segment is sealed (and compressed) past this size; retention inside a chain deletes whole "
-       "segments",
+       "an archive segment is sealed (and compressed) once the records it holds pass this size, uncompressed; "
+       "retention inside a chain deletes whole segments",
        false, apply_archive_segment_size},
       {"archive-drill-interval", "1d",
        "how often the daemon restores a random past second of the archive into scratch space and checks it (0 "

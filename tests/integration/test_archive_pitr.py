@@ -80,7 +80,7 @@ def test_restore_at_random_moments_holds_exactly_a_prefix_of_the_commits(daemon_
     rng = random.Random(int(os.environ.get("SK_PITR_SEED", "25")))
     # Small segments: many are sealed and compressed, so restores read compressed
     # segments and skip the ones before their backup by their summaries.
-    d = daemon_factory(extra_args=["--archive-interval", "1s", "--archive-segment-size", "64KiB"])
+    d = daemon_factory(extra_args=["--archive-interval", "1s", "--archive-segment-size", "256KiB"])
     d.start().wait_ready()
     wait_until(lambda: archive_status(d)["chain"] is not None, 30, what="the first archive chain")
     log = tmp_path / "commits.log"

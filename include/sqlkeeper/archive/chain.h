@@ -9,8 +9,11 @@
 // A segment is "SQLKWAL1", its number (8 decimal digits), the SHA-256 (hex) of
 // the sealed segment before it (64 zeros for the first), then records
 // (archive/record.h). So a missing, reordered or replaced segment breaks the
-// chain loudly. Records are appended and fsynced; a segment is sealed (renamed
-// from .open to .seg, folder fsynced) when it passes kSealBytes.
+// chain loudly. Records are appended and fsynced, an append's as one compressed
+// batch when that is smaller (archive/record.h); a segment is sealed (renamed
+// from .open to .seg, folder fsynced) when its records, counted as if stored
+// one by one, pass kSealBytes: a segment is read whole, so what it holds in
+// memory once expanded stays bounded, however well it compressed.
 //
 // Reading checks everything a writer promised: the segments' numbers and hashes,
 // each record's SHA-256, each transaction's frames (salts, checksum chain,
@@ -118,6 +121,7 @@ class ChainWriter {
   std::filesystem::path open_;
   std::uint32_t number_ = 0;
   std::uint64_t open_bytes_ = 0;
+  std::uint64_t open_plain_bytes_ = 0;  // what sealing counts (see the top)
   std::uint64_t bytes_written_ = 0;
   SegmentSummary summary_;  // of the open segment
   std::vector<std::filesystem::path> sealed_;  // not yet taken for compression

@@ -47,8 +47,12 @@ struct Record {
 };
 
 std::vector<std::uint8_t> encode_record(const Record& record);
+struct Encoded {
+  std::vector<std::uint8_t> bytes;
+  std::size_t plain_bytes = 0;  // of the records stored one after another
+};
 // The records one after another, or as one batch when `batch` and that is smaller.
-std::vector<std::uint8_t> encode_records(const std::vector<Record>& records, bool batch);
+Encoded encode_records(const std::vector<Record>& records, bool batch);
 
 struct Decoded {
   std::vector<Record> records;
@@ -58,6 +62,7 @@ struct Decoded {
   std::string problem;
   bool torn = false;
   std::size_t batches = 0;  // batch records expanded into `records`
+  std::size_t plain_bytes = 0;  // of `records` stored one after another
 };
 
 // Decodes records from `bytes` until the end or the first one that is incomplete

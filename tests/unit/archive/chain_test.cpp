@@ -25,10 +25,6 @@ Record txn_record(std::uint64_t seq, std::int64_t at_ms, const WalHeader&, WalPo
   return test_support::txn_record(seq, at_ms, pos, pages);
 }
 
-// The sealing tests count on the bytes they append: their pages of one repeated
-// byte would shrink to almost nothing in a batch (archive/record.h).
-constexpr auto kPlain = AppendForm::plain;
-
 class Chain : public test_support::ScratchDirTest {
  protected:
   // A chain of `n` one-page transactions at 1000, 2000, ... ms.
@@ -96,7 +92,7 @@ TEST_F(Chain, SealedSegmentsAreChainedByHashAndAMissingOneBreaksTheChain) {
   // Transactions of 9000 pages of 512 bytes pass kSealBytes every few.
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   compress(w);
   ASSERT_TRUE(fs::exists(dir_ / "c1" / "00000002.seg.zst"));
@@ -110,9 +106,11 @@ TEST_F(Chain, SealedSegmentsAreChainedByHashAndAMissingOneBreaksTheChain) {
 TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   EXPECT_TRUE(fs::exists(dir_ / "c1" / "00000001.seg")) << "sealed; compressed by the caller, outside its lock";
+  // Sealed past 16 MiB of records, though stored as batches of a few KiB.
+  EXPECT_LT(fs::file_size(dir_ / "c1" / "00000001.seg"), 1u << 20);
   compress(w);
   const auto compressed = dir_ / "c1" / "00000001.seg.zst";
   ASSERT_TRUE(fs::exists(compressed));
@@ -137,7 +135,7 @@ TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
   fs::remove(compressed);
   fs::copy_file(dir_ / "keep.zst", compressed);
   ChainTail tail;
-  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail, kSealBytes, kPlain);
+  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail);
   EXPECT_EQ(tail.last_seq, 9u);
 }
 
@@ -147,7 +145,7 @@ TEST_F(Chain, SealedSegmentsAreCompressedAndReadBackWhicheverFormIsThere) {
 TEST_F(Chain, AListingReadsTheSummariesOfSealedSegmentsAndARestoreOnlyWhatItNeeds) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 13; ++i) {
     if (i == 6) {
       Record stop;
@@ -206,7 +204,7 @@ TEST_F(Chain, AListingReadsTheSummariesOfSealedSegmentsAndARestoreOnlyWhatItNeed
 TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 13; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   compress(w);
   // Segments of four transactions: 1-4 and 5-8 sealed, 9-12 sealed, 13 open.
@@ -223,7 +221,7 @@ TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn
   EXPECT_EQ(records.back().seq, 13u);
   // The writer goes on after a prune.
   ChainTail tail;
-  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail, kSealBytes, kPlain);
+  auto again = ChainWriter::reopen(dir_ / "c1", env_, tail);
   EXPECT_EQ(tail.last_seq, 13u);
   auto next = tail.position;
   again.append({txn_record(14, 99'000, h, next, 1)});
@@ -233,7 +231,7 @@ TEST_F(Chain, RetentionDropsTheSegmentsBeforeTheOldestKeptPointAndTheRestReadsOn
 TEST_F(Chain, AReadFromATransactionSkipsTheSegmentsBeforeIt) {
   const auto h = header(1);
   WalPosition pos{h, 1, h.checksum};
-  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_, kSealBytes, kPlain);
+  auto w = ChainWriter::create(dir_, "c1", "/db", start_record(pos, 500), env_);
   for (int i = 1; i <= 9; ++i) w.append({txn_record(i, 1000 * i, h, pos, 9000)});
   std::vector<std::uint64_t> seen;
   read_chain(

@@ -50,14 +50,16 @@ Bytes batch_around(const Bytes& inner) {
 
 TEST(RecordBatch, ReadsBackTheRecordsItHoldsAndIsSmaller) {
   const auto records = some_transactions();
-  const auto plain = encode_records(records, false);
+  const auto plain = encode_records(records, false).bytes;
   const auto batched = encode_records(records, true);
-  EXPECT_LT(batched.size() * 7, plain.size()) << "pages written again and again shrink";
-  for (const auto* bytes : {&plain, &batched}) {
+  EXPECT_LT(batched.bytes.size() * 7, plain.size()) << "pages written again and again shrink";
+  EXPECT_EQ(batched.plain_bytes, plain.size());
+  for (const auto* bytes : {&plain, &batched.bytes}) {
     const auto d = decode_records(*bytes);
     EXPECT_EQ(d.problem, "");
     EXPECT_EQ(d.good_bytes, bytes->size());
-    EXPECT_EQ(d.batches, bytes == &batched ? 1u : 0u);
+    EXPECT_EQ(d.plain_bytes, plain.size()) << "what a segment's sealing counts, stored either way";
+    EXPECT_EQ(d.batches, bytes == &batched.bytes ? 1u : 0u);
     ASSERT_EQ(d.records.size(), records.size());
     for (std::size_t i = 0; i < records.size(); ++i) {
       EXPECT_EQ(encode_record(d.records[i]), encode_record(records[i])) << i;
@@ -71,13 +73,21 @@ TEST(RecordBatch, RecordsThatDoNotShrinkAreStoredOneByOne) {
   std::mt19937 rng(7);
   for (auto& r : records)
     for (auto& b : r.frames) b = static_cast<std::uint8_t>(rng());
-  EXPECT_EQ(encode_records(records, true), encode_records(records, false));
+  EXPECT_EQ(encode_records(records, true).bytes, encode_records(records, false).bytes);
+}
+
+// A reader allocates what a batch claims: past 64 MiB an append is stored plain.
+TEST(RecordBatch, AnAppendPast64MiBIsStoredOneByOne) {
+  const auto h = test_support::wal_header(1, 65536);
+  WalPosition pos{h, 1, h.checksum};
+  const std::vector<Record> records{test_support::txn_record(1, 1000, pos, 1025)};  // 64 MiB and a page
+  EXPECT_EQ(encode_records(records, true).bytes, encode_records(records, false).bytes);
 }
 
 TEST(RecordBatch, ABatchCutShortIsTornAndTheRecordsBeforeItStay) {
   auto bytes = encode_record(some_transactions().front());
   const auto whole = bytes.size();
-  const auto batch = encode_records(some_transactions(), true);
+  const auto batch = encode_records(some_transactions(), true).bytes;
   bytes.insert(bytes.end(), batch.begin(), batch.end() - 10);
   const auto d = decode_records(bytes);
   EXPECT_TRUE(d.torn) << d.problem;
@@ -86,7 +96,7 @@ TEST(RecordBatch, ABatchCutShortIsTornAndTheRecordsBeforeItStay) {
 }
 
 TEST(RecordBatch, AChangedByteInABatchIsRefused) {
-  auto bytes = encode_records(some_transactions(), true);
+  auto bytes = encode_records(some_transactions(), true).bytes;
   bytes[bytes.size() / 2] ^= 0x01;
   const auto d = decode_records(bytes);
   EXPECT_FALSE(d.torn);
@@ -97,17 +107,17 @@ TEST(RecordBatch, AChangedByteInABatchIsRefused) {
 // Behind a true hash: damage inside is named, and never passes for a torn write
 // (which a reopened chain would cut off as if it had never been acknowledged).
 TEST(RecordBatch, DamageInsideABatchWithATrueHashIsNamedAndNotTorn) {
-  auto inner = encode_records(some_transactions(), false);
+  auto inner = encode_records(some_transactions(), false).bytes;
   inner.resize(inner.size() - 10);  // its last record cut short
   auto d = decode_records(batch_around(inner));
   EXPECT_FALSE(d.torn);
   EXPECT_NE(d.problem.find("in a batch"), std::string::npos) << d.problem;
   EXPECT_TRUE(d.records.empty());
 
-  d = decode_records(batch_around(encode_records(some_transactions(), true)));
+  d = decode_records(batch_around(encode_records(some_transactions(), true).bytes));
   EXPECT_NE(d.problem.find("a batch inside a batch"), std::string::npos) << d.problem;
 
-  auto lying = batch_around(encode_records(some_transactions(), false));
+  auto lying = batch_around(encode_records(some_transactions(), false).bytes);
   lying[9] ^= 0x01;  // the length it claims, under a hash made again
   const Bytes body(lying.begin() + 8, lying.end() - 64);
   const auto hash = core::sha256_hex({reinterpret_cast<const char*>(body.data()), body.size()});

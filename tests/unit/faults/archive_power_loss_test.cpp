@@ -47,10 +47,10 @@ class ArchivePowerLossEnv : public PowerLossEnv {
 };
 
 // Small segments: a run of twelve transactions seals (and compresses) several,
-// stored either way (archive/record.h); a batch of these pages of one repeated
-// byte is a few hundred bytes.
+// whichever way its records are stored (a segment is sealed by their size
+// stored one by one).
+constexpr std::uint64_t kSealBytes = 4000;
 constexpr int kTransactions = 12;
-std::uint64_t seal_bytes(AppendForm form) { return form == AppendForm::plain ? 4000 : 400; }
 
 std::vector<std::uint64_t> read_seqs(const fs::path& chain) {
   std::vector<std::uint64_t> seqs;
@@ -71,7 +71,6 @@ TEST(ArchivePowerLoss, EveryAcknowledgedTransactionSurvivesACutAtEveryStep) {
   int cuts = 0;
   for (const auto form : {AppendForm::batched, AppendForm::plain})
   for (const auto how : {PowerLossEnv::Reboot::only_synced, PowerLossEnv::Reboot::names_without_data}) {
-    const auto kSealBytes = seal_bytes(form);
     for (int n = 1;; ++n) {
       fs::remove_all(dir);
       fs::create_directories(chain);
