@@ -58,6 +58,12 @@ class PowerLossEnv : public Env {
     Env::fsync_dir(p);
     if (p == dir_) durable_names_ = listing();
   }
+  // A new file's inode may be one a removed file had: what was synced of that
+  // file is not this one's (the disk would never show it under the new name).
+  void create_file(const fs::path& p, unsigned mode) override {
+    Env::create_file(p, mode);
+    if (p.parent_path() == dir_) durable_bytes_.erase(inode_of(p));
+  }
   void rename(const fs::path& from, const fs::path& to) override {
     hit();
     Env::rename(from, to);
