@@ -77,8 +77,8 @@ struct ChainTail {
 };
 
 // How an append stores its records (archive/record.h): as a compressed batch
-// when that is smaller, or one by one (tests whose sealing follows the bytes
-// they append).
+// when that is smaller, or always one by one. The daemon batches; `plain` is
+// the form a batch falls back to, and lets the power-loss sweep cover it too.
 enum class AppendForm { batched, plain };
 
 class ChainWriter {
