@@ -17,10 +17,10 @@
 #include <utility>
 
 #include <spdlog/spdlog.h>
-#include <zstd.h>
 
 #include "sqlkeeper/archive/folder_lock.h"
 #include "sqlkeeper/base/sha256.h"
+#include "sqlkeeper/base/zstd.h"
 #include "sqlkeeper/error.h"
 #include "sqlkeeper/fd.h"
 
@@ -78,15 +78,7 @@ std::vector<std::uint8_t> read_whole(const fs::path& path) {
   if (!in.read(reinterpret_cast<char*>(bytes.data()), static_cast<std::streamsize>(bytes.size())))
     throw Error(ErrorCode::io, "cannot read archive segment " + path.string());
   if (!is_compressed(path)) return bytes;
-  const auto size = ZSTD_getFrameContentSize(bytes.data(), bytes.size());
-  if (size == ZSTD_CONTENTSIZE_ERROR || size == ZSTD_CONTENTSIZE_UNKNOWN || size > kMaxSegmentBytes)
-    throw Error(ErrorCode::io, "archive segment " + path.string() + ": not a whole zstd frame of a segment");
-  std::vector<std::uint8_t> out(static_cast<std::size_t>(size));
-  const auto n = ZSTD_decompress(out.data(), out.size(), bytes.data(), bytes.size());
-  if (ZSTD_isError(n) || n != out.size())
-    throw Error(ErrorCode::io, "archive segment " + path.string() + ": does not decompress: " +
-                                   (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
-  return out;
+  return core::zstd_decompress(bytes, kMaxSegmentBytes, "archive segment " + path.string());
 }
 
 // The sealed segment `number`, compressed or not; nullopt when neither is there.
@@ -522,14 +514,10 @@ void ChainWriter::seal() {
 // compressing it is only a saving, and one that fails leaves it as it was.
 void compress_segment(const fs::path& sealed, Env& env) {
   try {
-    const auto bytes = read_whole(sealed);
-    std::string out(ZSTD_compressBound(bytes.size()), '\0');
-    const auto n = ZSTD_compress(out.data(), out.size(), bytes.data(), bytes.size(), kCompressionLevel);
-    if (ZSTD_isError(n)) throw Error(ErrorCode::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
-    out.resize(n);
+    const auto out = core::zstd_compress(read_whole(sealed), kCompressionLevel);
     auto target = sealed;
     target += kCompressedSuffix;
-    env.write_file_atomic(target, out, kArchiveMode);
+    env.write_file_atomic(target, std::string(out.begin(), out.end()), kArchiveMode);
     env.remove_file(sealed);
     env.fsync_dir(sealed.parent_path());
   } catch (const std::exception& e) {

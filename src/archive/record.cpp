@@ -1,10 +1,9 @@
 #include "sqlkeeper/archive/record.h"
 
-#include <zstd.h>
-
 #include <cstring>
 
 #include "sqlkeeper/base/sha256.h"
+#include "sqlkeeper/base/zstd.h"
 #include "sqlkeeper/error.h"
 
 namespace sqlkeeper::archive {
@@ -182,15 +181,10 @@ std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& bat
   if (body.size() < 9) throw Error(ErrorCode::io, "a batch shorter than its head");
   std::uint64_t claimed = 0;
   for (int i = 0; i < 8; ++i) claimed |= std::uint64_t{body[1 + i]} << (8 * i);
-  const auto frame = body.subspan(9);
-  const auto size = ZSTD_getFrameContentSize(frame.data(), frame.size());
-  if (claimed > kMaxBatchBytes || size != claimed)
+  const auto plain = core::zstd_decompress(body.subspan(9), kMaxBatchBytes, "a batch");
+  if (plain.size() != claimed)
     throw Error(ErrorCode::io, "a batch whose zstd frame does not hold the " + std::to_string(claimed) +
                                    " bytes it claims");
-  std::vector<std::uint8_t> plain(claimed);
-  const auto n = ZSTD_decompress(plain.data(), plain.size(), frame.data(), frame.size());
-  if (ZSTD_isError(n) || n != plain.size())
-    throw Error(ErrorCode::io, std::string("a batch does not decompress: ") + (ZSTD_isError(n) ? ZSTD_getErrorName(n) : "short"));
   // Its records were whole when it was written: a problem inside is damage, never a torn write.
   auto inner = decode(plain, true);
   if (!inner.problem.empty()) throw Error(ErrorCode::io, "in a batch, " + inner.problem);
@@ -227,11 +221,8 @@ Encoded encode_records(const std::vector<Record>& records, bool batch) {
   Writer body;
   body.u8(kBatchType);
   body.u64(plain.size());
-  const auto head = body.out.size();
-  body.out.resize(head + ZSTD_compressBound(plain.size()));
-  const auto n = ZSTD_compress(body.out.data() + head, body.out.size() - head, plain.data(), plain.size(), kBatchLevel);
-  if (ZSTD_isError(n)) throw Error(ErrorCode::internal, std::string("zstd: ") + ZSTD_getErrorName(n));
-  body.out.resize(head + n);
+  const auto frame = core::zstd_compress(plain, kBatchLevel);
+  body.out.insert(body.out.end(), frame.begin(), frame.end());
   auto out = framed(body.out);
   if (out.size() < plain.size()) return {std::move(out), plain_bytes};
   return {std::move(plain), plain_bytes};
