@@ -312,13 +312,18 @@ void Archiver::step() {
     if (::fstat(wal_.get(), &st) != 0) throw system_error("fstat " + options_.database.string() + "-wal", errno);
     const auto held_to = static_cast<std::uint64_t>(st.st_size);
     for (;;) {
-      const auto r = read_wal(wal_, position_, options_.read_bytes_per_step);
+      auto r = read_wal(wal_, position_, options_.read_bytes_per_step);
       if (r.new_generation && position_.header && !was_pinned && writer_)
         end_chain("the WAL was restarted while its frames were not held");
       const auto read = now_ms();
-      for (const auto& txn : r.transactions) {
-        status_.pending_bytes += txn.frames.size() * (kWalFrameHeaderBytes + r.next.header->page_size);
-        pending_.push_back({*r.next.header, txn, read});
+      for (auto& txn : r.transactions) {
+        status_.pending_bytes += txn.frames.size();
+        Record& p = pending_.emplace_back();
+        p.type = RecordType::txn;
+        p.wal_header = encode_wal_header(*r.next.header);
+        p.first_frame = txn.first_frame;
+        p.seed = txn.seed;
+        p.frames = std::move(txn.frames);
       }
       status_.wal_bytes_read += r.bytes_read;
       if (!r.transactions.empty() && status_.oldest_pending_ms == 0) status_.oldest_pending_ms = read;
@@ -405,23 +410,15 @@ void Archiver::flush(bool force) {
   }
   if (!force && now < status_.oldest_pending_ms + options_.interval.count() / 2) return;
   const auto at = std::max(now, status_.last_archived_ms);
-  std::vector<Record> records;
-  records.reserve(pending_.size());
+  // Set again at the next try if this one fails.
   auto seq = status_.last_seq;
-  for (const auto& p : pending_) {
-    Record r;
-    r.type = RecordType::txn;
-    r.at_ms = at;
-    r.seq = ++seq;
-    r.wal_header = encode_wal_header(p.header);
-    r.first_frame = p.txn.first_frame;
-    r.seed = p.txn.seed;
-    r.frames = encode_frames(p.header, p.txn);
-    records.push_back(std::move(r));
+  for (auto& p : pending_) {
+    p.at_ms = at;
+    p.seq = ++seq;
   }
   try {
     const auto before = writer_->bytes_written();
-    writer_->append(records);
+    writer_->append(pending_);
     status_.archive_bytes_written += writer_->bytes_written() - before;
   } catch (const std::exception& e) {
     if (status_.error.empty()) status_.failing_since_ms = now;
@@ -439,7 +436,7 @@ void Archiver::flush(bool force) {
   status_.failing_since_ms = 0;
   status_.last_seq = seq;
   status_.last_archived_ms = at;
-  status_.transactions_archived += records.size();
+  status_.transactions_archived += pending_.size();
   pending_.clear();
   status_.pending_bytes = status_.pending_transactions = 0;
   status_.oldest_pending_ms = 0;

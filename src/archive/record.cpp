@@ -25,8 +25,11 @@ constexpr int kBatchLevel = 1;
 // is kept small.
 constexpr std::uint64_t kMaxBatchBytes = 64ULL << 20;
 
+// Appends to a buffer it does not own: the records of a flush go one after
+// another into one buffer, with no copy of each on its own.
 class Writer {
  public:
+  explicit Writer(std::vector<std::uint8_t>& to) : out(to) {}
   void u8(std::uint8_t v) { out.push_back(v); }
   void u32(std::uint32_t v) {
     for (int i = 0; i < 4; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
@@ -34,14 +37,15 @@ class Writer {
   void u64(std::uint64_t v) {
     for (int i = 0; i < 8; ++i) out.push_back(static_cast<std::uint8_t>(v >> (8 * i)));
   }
+  void raw(std::span<const std::uint8_t> b) { out.insert(out.end(), b.begin(), b.end()); }
   void bytes(std::span<const std::uint8_t> b) {
     u32(static_cast<std::uint32_t>(b.size()));
-    out.insert(out.end(), b.begin(), b.end());
+    raw(b);
   }
   void text(const std::string& s) {
     bytes({reinterpret_cast<const std::uint8_t*>(s.data()), s.size()});
   }
-  std::vector<std::uint8_t> out;
+  std::vector<std::uint8_t>& out;
 };
 
 class Reader {
@@ -111,15 +115,34 @@ const WalHeader& header_of(const Record& rec, std::optional<WalHeader>& parsed) 
   return *parsed;
 }
 
-// `magic | length | body | hash`, around any body.
-std::vector<std::uint8_t> framed(const std::vector<std::uint8_t>& body) {
-  Writer out;
-  out.u32(kRecordMagic);
-  out.u32(static_cast<std::uint32_t>(body.size()));
-  out.out.insert(out.out.end(), body.begin(), body.end());
-  const auto hash = hash_of(body);
-  out.out.insert(out.out.end(), hash.begin(), hash.end());
-  return out.out;
+// Appends `magic | length | body | hash` to `out`, the body written by `body`.
+template <typename WriteBody>
+void append_framed(std::vector<std::uint8_t>& out, WriteBody&& body) {
+  Writer w(out);
+  w.u32(kRecordMagic);
+  const auto length_at = out.size();
+  w.u32(0);
+  const auto body_at = out.size();
+  body(w);
+  const auto length = static_cast<std::uint32_t>(out.size() - body_at);
+  for (int i = 0; i < 4; ++i) out[length_at + i] = static_cast<std::uint8_t>(length >> (8 * i));
+  const auto hash = hash_of(std::span(out).subspan(body_at));
+  out.insert(out.end(), hash.begin(), hash.end());
+}
+
+void append_record(std::vector<std::uint8_t>& out, const Record& rec) {
+  append_framed(out, [&rec](Writer& body) {
+    body.u8(static_cast<std::uint8_t>(rec.type));
+    body.u64(static_cast<std::uint64_t>(rec.at_ms));
+    body.u64(rec.seq);
+    body.bytes(rec.wal_header);
+    body.u32(rec.first_frame);
+    body.u32(rec.seed.s0);
+    body.u32(rec.seed.s1);
+    body.bytes(rec.frames);
+    body.u64(static_cast<std::uint64_t>(rec.since_ms));
+    body.text(rec.cause);
+  });
 }
 
 // The records a batch's body holds; throws Error(io) naming what is wrong.
@@ -196,34 +219,29 @@ std::vector<Record> unbatch(std::span<const std::uint8_t> body, std::size_t& bat
 }  // namespace
 
 std::vector<std::uint8_t> encode_record(const Record& rec) {
-  Writer body;
-  body.u8(static_cast<std::uint8_t>(rec.type));
-  body.u64(static_cast<std::uint64_t>(rec.at_ms));
-  body.u64(rec.seq);
-  body.bytes(rec.wal_header);
-  body.u32(rec.first_frame);
-  body.u32(rec.seed.s0);
-  body.u32(rec.seed.s1);
-  body.bytes(rec.frames);
-  body.u64(static_cast<std::uint64_t>(rec.since_ms));
-  body.text(rec.cause);
-  return framed(body.out);
+  std::vector<std::uint8_t> out;
+  append_record(out, rec);
+  return out;
 }
 
 Encoded encode_records(const std::vector<Record>& records, bool batch) {
+  // magic, length, type, times, lengths, first frame, seed, hash: under 128 bytes
+  // a record besides its header, frames and cause.
+  std::size_t estimate = 0;
+  for (const auto& r : records) estimate += 128 + r.wal_header.size() + r.frames.size() + r.cause.size();
   std::vector<std::uint8_t> plain;
-  for (const auto& r : records) {
-    const auto encoded = encode_record(r);
-    plain.insert(plain.end(), encoded.begin(), encoded.end());
-  }
+  plain.reserve(estimate);
+  for (const auto& r : records) append_record(plain, r);
   const auto plain_bytes = plain.size();
   if (!batch || plain.empty() || plain.size() > kMaxBatchBytes) return {std::move(plain), plain_bytes};
-  Writer body;
-  body.u8(kBatchType);
-  body.u64(plain.size());
   const auto frame = core::zstd_compress(plain, kBatchLevel);
-  body.out.insert(body.out.end(), frame.begin(), frame.end());
-  auto out = framed(body.out);
+  std::vector<std::uint8_t> out;
+  out.reserve(frame.size() + 128);
+  append_framed(out, [&](Writer& body) {
+    body.u8(kBatchType);
+    body.u64(plain.size());
+    body.raw(frame);
+  });
   if (out.size() < plain.size()) return {std::move(out), plain_bytes};
   return {std::move(plain), plain_bytes};
 }

@@ -22,6 +22,18 @@ std::uint32_t le32(const std::uint8_t* p) {
   return (std::uint32_t{p[3]} << 24) | (std::uint32_t{p[2]} << 16) | (std::uint32_t{p[1]} << 8) | p[0];
 }
 
+// A template, so the word reads are inlined: the archive runs this over every WAL byte.
+template <std::uint32_t (*word)(const std::uint8_t*)>
+WalChecksum checksum_words(std::span<const std::uint8_t> data, WalChecksum seed) {
+  std::uint32_t s0 = seed.s0;
+  std::uint32_t s1 = seed.s1;
+  for (std::size_t i = 0; i + 8 <= data.size(); i += 8) {
+    s0 += word(&data[i]) + s1;
+    s1 += word(&data[i + 4]) + s0;
+  }
+  return {s0, s1};
+}
+
 // Reads `size` bytes at `offset` into `out`; false when the file is shorter.
 using ReadAt = std::function<bool(std::uint64_t offset, std::size_t size, std::uint8_t* out)>;
 
@@ -59,28 +71,31 @@ WalRead scan(const ReadAt& read_at, const WalPosition& from, std::uint64_t max_b
     pos = WalPosition{header, 1, header->checksum};
   }
   const std::size_t frame_bytes = kWalFrameHeaderBytes + header->page_size;
-  std::vector<std::uint8_t> buf(frame_bytes);
   WalChecksum checksum = pos.checksum;
   WalTransaction pending;
+  pending.page_size = header->page_size;
   for (std::uint32_t frame = pos.next_frame;; ++frame) {
     const std::uint64_t offset = kWalHeaderBytes + std::uint64_t{frame - 1} * frame_bytes;
-    if (!read_at(offset, frame_bytes, buf.data())) break;
-    const std::uint8_t* h = buf.data();
+    // Read where it is kept: a frame that is not valid is cut off again.
+    const auto at = pending.frames.size();
+    pending.frames.resize(at + frame_bytes);
+    const std::uint8_t* h = pending.frames.data() + at;
+    if (!read_at(offset, frame_bytes, pending.frames.data() + at)) break;
     const auto before = checksum;
     if (check_frame(*header, h, checksum) != FrameCheck::ok) break;
-    if (pending.frames.empty()) {
+    if (at == 0) {
       pending.first_frame = frame;
       pending.seed = before;
     }
-    pending.frames.push_back({be32(h), std::vector<std::uint8_t>(h + kWalFrameHeaderBytes, h + frame_bytes)});
     const std::uint32_t db_pages = be32(h + 4);
     if (db_pages == 0) continue;
     pending.commit_frame = frame;
     pending.db_pages = db_pages;
     pending.end = checksum;
-    r.bytes_read += std::uint64_t{pending.frames.size()} * frame_bytes;
+    r.bytes_read += pending.frames.size();
     r.transactions.push_back(std::move(pending));
     pending = {};
+    pending.page_size = header->page_size;
     pos = WalPosition{header, frame + 1, checksum};
     if (r.bytes_read >= max_bytes) {
       r.stopped_at_limit = true;
@@ -94,14 +109,7 @@ WalRead scan(const ReadAt& read_at, const WalPosition& from, std::uint64_t max_b
 }  // namespace
 
 WalChecksum wal_checksum(std::span<const std::uint8_t> data, WalChecksum seed, bool big_endian) {
-  std::uint32_t s0 = seed.s0;
-  std::uint32_t s1 = seed.s1;
-  const auto word = big_endian ? be32 : le32;
-  for (std::size_t i = 0; i + 8 <= data.size(); i += 8) {
-    s0 += word(&data[i]) + s1;
-    s1 += word(&data[i + 4]) + s0;
-  }
-  return {s0, s1};
+  return big_endian ? checksum_words<be32>(data, seed) : checksum_words<le32>(data, seed);
 }
 
 std::optional<WalHeader> parse_wal_header(std::span<const std::uint8_t> bytes) {
@@ -164,15 +172,16 @@ std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
   return out;
 }
 
-std::vector<std::uint8_t> encode_frames(const WalHeader& header, const WalTransaction& txn) {
+std::vector<std::uint8_t> encode_frames(const WalHeader& header, WalChecksum seed, const std::vector<WalFrame>& pages,
+                                        std::uint32_t db_pages) {
   const std::size_t frame_bytes = kWalFrameHeaderBytes + header.page_size;
-  std::vector<std::uint8_t> out(txn.frames.size() * frame_bytes);
-  WalChecksum checksum = txn.seed;
-  for (std::size_t i = 0; i < txn.frames.size(); ++i) {
+  std::vector<std::uint8_t> out(pages.size() * frame_bytes);
+  WalChecksum checksum = seed;
+  for (std::size_t i = 0; i < pages.size(); ++i) {
     std::uint8_t* h = &out[i * frame_bytes];
-    const auto& f = txn.frames[i];
+    const auto& f = pages[i];
     put_be32(h, f.pgno);
-    put_be32(h + 4, i + 1 == txn.frames.size() ? txn.db_pages : 0);
+    put_be32(h + 4, i + 1 == pages.size() ? db_pages : 0);
     put_be32(h + 8, header.salt1);
     put_be32(h + 12, header.salt2);
     std::memcpy(h + kWalFrameHeaderBytes, f.page.data(), std::min<std::size_t>(f.page.size(), header.page_size));
@@ -182,6 +191,14 @@ std::vector<std::uint8_t> encode_frames(const WalHeader& header, const WalTransa
     put_be32(h + 20, checksum.s1);
   }
   return out;
+}
+
+std::uint32_t WalTransaction::pgno(std::size_t i) const {
+  return be32(&frames[i * (kWalFrameHeaderBytes + page_size)]);
+}
+
+std::span<const std::uint8_t> WalTransaction::page(std::size_t i) const {
+  return std::span(frames).subspan(i * (kWalFrameHeaderBytes + page_size) + kWalFrameHeaderBytes, page_size);
 }
 
 std::optional<WalTransaction> parse_frames(const WalHeader& header, std::uint32_t first_frame, WalChecksum seed,
@@ -195,6 +212,7 @@ std::optional<WalTransaction> parse_frames(const WalHeader& header, std::uint32_
   WalTransaction txn;
   txn.first_frame = first_frame;
   txn.seed = seed;
+  txn.page_size = header.page_size;
   WalChecksum checksum = seed;
   const std::size_t n = bytes.size() / frame_bytes;
   for (std::size_t i = 0; i < n; ++i) {
@@ -216,13 +234,13 @@ std::optional<WalTransaction> parse_frames(const WalHeader& header, std::uint32_
                        : "the transaction's last frame " + std::to_string(frame) + " does not commit";
       return std::nullopt;
     }
-    txn.frames.push_back({be32(h), std::vector<std::uint8_t>(h + kWalFrameHeaderBytes, h + frame_bytes)});
     if (commit) {
       txn.commit_frame = frame;
       txn.db_pages = be32(h + 4);
     }
   }
   txn.end = checksum;
+  txn.frames.assign(bytes.begin(), bytes.end());
   return txn;
 }
 

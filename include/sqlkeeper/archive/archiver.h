@@ -175,12 +175,8 @@ class Archiver {
   bool first_step_ = true;
   bool told_pinned_ = false;
   std::optional<ChainTail> resumed_;  // a chain reopened at start, checked at the first step
-  struct Pending {
-    WalHeader header;
-    WalTransaction txn;
-    std::int64_t read_ms = 0;
-  };
-  std::vector<Pending> pending_;
+  // Read, not yet durable: txn records whose time and seq the flush that writes them sets.
+  std::vector<Record> pending_;
   ArchiverStatus status_;
   mutable std::mutex published_mutex_;  // the two below; never held long
   ArchiverStatus published_;            // status_ as of the end of the last locked section

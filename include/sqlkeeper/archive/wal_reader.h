@@ -54,6 +54,7 @@ struct WalHeader {
 // matching checksum.
 std::optional<WalHeader> parse_wal_header(std::span<const std::uint8_t> bytes);
 
+// A page to write as a frame (encode_frames).
 struct WalFrame {
   std::uint32_t pgno = 0;
   std::vector<std::uint8_t> page;
@@ -63,9 +64,17 @@ struct WalTransaction {
   std::uint32_t first_frame = 0;  // 1-based index in its generation of its first frame
   std::uint32_t commit_frame = 0;
   std::uint32_t db_pages = 0;     // the database's size in pages after it
-  std::vector<WalFrame> frames;   // in WAL order; a page may appear more than once, the last wins
+  std::uint32_t page_size = 0;
+  // Its frames exactly as they stood in the WAL, in WAL order: each a 24-byte
+  // header and a page. Kept as read, so archiving them copies nothing more; a
+  // page may appear more than once, the last wins.
+  std::vector<std::uint8_t> frames;
   WalChecksum seed;               // the running checksum before its first frame
   WalChecksum end;                // and after its commit frame
+
+  std::size_t frame_count() const { return page_size == 0 ? 0 : frames.size() / (kWalFrameHeaderBytes + page_size); }
+  std::uint32_t pgno(std::size_t i) const;
+  std::span<const std::uint8_t> page(std::size_t i) const;
 };
 
 // Where a reader stands in the WAL: the generation (its header) and the first
@@ -101,9 +110,11 @@ WalRead read_wal_bytes(std::span<const std::uint8_t> file, const WalPosition& fr
 
 // The 32 bytes of a header, as SQLite wrote them.
 std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
-// A transaction's frames as they stood in the WAL (24-byte frame headers with
-// the salts and the running checksum from txn.seed, then the pages).
-std::vector<std::uint8_t> encode_frames(const WalHeader& header, const WalTransaction& txn);
+// Pages as SQLite would write them as one transaction continuing `seed`: the
+// 24-byte frame headers with the salts, the running checksum and, on the last,
+// `db_pages`.
+std::vector<std::uint8_t> encode_frames(const WalHeader& header, WalChecksum seed, const std::vector<WalFrame>& pages,
+                                        std::uint32_t db_pages);
 // The reverse, with every check the reader makes: the frames of one committed
 // transaction of `header`'s generation starting at `first_frame` with running
 // checksum `seed`. nullopt, with `problem` set, when they are not.

@@ -56,7 +56,9 @@ TEST_F(Chain, RecordsReadBackInOrderWithTheirFramesChecked) {
   ASSERT_EQ(records.size(), 4u);
   EXPECT_EQ(records[0].type, RecordType::start);
   EXPECT_EQ(records[3].seq, 3u);
-  EXPECT_EQ(check_txn(records[3]).frames.front().page, std::vector<std::uint8_t>(512, 3));
+  const auto txn = check_txn(records[3]);
+  const auto page = txn.page(0);
+  EXPECT_EQ(std::vector<std::uint8_t>(page.begin(), page.end()), std::vector<std::uint8_t>(512, 3));
 }
 
 TEST_F(Chain, ARecordCutShortAtTheEndOfTheOpenSegmentIsCutOffOnReopen) {

@@ -23,20 +23,17 @@ inline archive::WalHeader wal_header(std::uint32_t salt1, std::uint32_t page_siz
 // filled with the byte `seq`) continuing `pos`, which moves past it.
 inline archive::Record txn_record(std::uint64_t seq, std::int64_t at_ms, archive::WalPosition& pos, int pages) {
   const auto& h = *pos.header;
-  archive::WalTransaction t;
-  t.first_frame = pos.next_frame;
-  t.seed = pos.checksum;
+  std::vector<archive::WalFrame> frames;
   for (int i = 0; i < pages; ++i)
-    t.frames.push_back({static_cast<std::uint32_t>(i + 1), std::vector<std::uint8_t>(h.page_size, static_cast<std::uint8_t>(seq))});
-  t.db_pages = static_cast<std::uint32_t>(pages);
+    frames.push_back({static_cast<std::uint32_t>(i + 1), std::vector<std::uint8_t>(h.page_size, static_cast<std::uint8_t>(seq))});
   archive::Record r;
   r.type = archive::RecordType::txn;
   r.seq = seq;
   r.at_ms = at_ms;
   r.wal_header = archive::encode_wal_header(h);
-  r.first_frame = t.first_frame;
-  r.seed = t.seed;
-  r.frames = archive::encode_frames(h, t);
+  r.first_frame = pos.next_frame;
+  r.seed = pos.checksum;
+  r.frames = archive::encode_frames(h, pos.checksum, frames, static_cast<std::uint32_t>(pages));
   pos = archive::position_after(r);
   return r;
 }
