@@ -346,12 +346,17 @@ void Archiver::step() {
 }
 
 // With mutex_ held, after a step: the WAL's current generation has grown past
-// restart_wal_bytes, all of it read.
+// restart_wal_bytes or restart_wal_frames, all of it read.
 void Archiver::restart_wal_if_long() {
   if (options_.restart_wal_bytes == 0 || !wal_ || !position_.header || !pin_) return;
   const auto written = frame_bytes_before(position_);
-  if (written < options_.restart_wal_bytes || SteadyClock::now() < next_restart_try_ ||
-      (position_.header == restarted_header_ && written < restarted_written_ + options_.restart_wal_bytes) ||
+  const auto frame_bytes = kWalFrameHeaderBytes + position_.header->page_size;
+  const auto limit = options_.restart_wal_frames == 0
+                         ? options_.restart_wal_bytes
+                         : std::min<std::uint64_t>(options_.restart_wal_bytes,
+                                                   std::uint64_t{options_.restart_wal_frames} * frame_bytes);
+  if (written < limit || SteadyClock::now() < next_restart_try_ ||
+      (position_.header == restarted_header_ && written < restarted_written_ + limit) ||
       restart_holds_->load() > 0 || !status_.error.empty())
     return;
   // What the WAL lets go is on disk in the archive first, but for what the

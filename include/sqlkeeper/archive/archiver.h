@@ -59,6 +59,12 @@ struct ArchiverOptions {
   // The archive restarts the WAL itself once this much was written since it
   // last started (archive/wal_restart.h); 0: never.
   std::uint64_t restart_wal_bytes = 4ULL << 20;
+  // Or once this many frames were, whichever comes first: before an
+  // application's autocheckpoint (1000 frames, SQLite's and better-sqlite3's
+  // default) finds the WAL long, after which it checkpoints, with two fsyncs,
+  // after every commit of its own that the pin's last move let it copy more.
+  // 0: by bytes alone.
+  std::uint32_t restart_wal_frames = 800;
   // How long a restart may wait for the writer lock and readers (the writers
   // wait as long as it holds their lock).
   std::chrono::milliseconds restart_limit{20};

@@ -1,7 +1,9 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -33,6 +35,7 @@ class ArchiverRestart : public test_support::ArchiverTest {
     // What is tested is that restarts happen and lose nothing, not their bound:
     // a sanitizer build on a loaded machine takes more than 20 ms for one.
     o.restart_limit = 250ms;
+    tune(o);
     archive_ = std::make_unique<Archiver>(o, Env::real());
     archive_->start();
     wait_until_running(*archive_);
@@ -40,6 +43,7 @@ class ArchiverRestart : public test_support::ArchiverTest {
     app_->exec("CREATE TABLE pad (id INTEGER PRIMARY KEY, v BLOB)");
     commits_ = 1;
   }
+  virtual void tune(ArchiverOptions&) {}
   void TearDown() override {
     if (archive_) archive_->stop();
     ArchiverTest::TearDown();
@@ -116,6 +120,33 @@ TEST_F(ArchiverRestart, NoRestartWhileAHoldLives) {
   }
   commit_until_restarts(1);
   expect_nothing_lost();
+}
+
+// A small page size makes many frames of few bytes: the archive restarts the
+// WAL by its frame count too, before an application's autocheckpoint (at 1000
+// frames by default) would checkpoint after each of its commits.
+class ArchiverRestartByFrames : public ArchiverRestart {
+ protected:
+  void tune(ArchiverOptions& o) override {
+    o.restart_wal_bytes = 1ULL << 30;  // never reached here
+    o.restart_wal_frames = 60;
+  }
+};
+
+TEST_F(ArchiverRestartByFrames, TheWalRestartsOnceItHoldsThatManyFrames) {
+  std::uintmax_t largest = 0;
+  const auto wal = db_.string() + "-wal";
+  commit_until_restarts(3, 1500);  // at least 1500 frames
+  for (int i = 0; i < 300; ++i) {
+    commit();
+    largest = std::max(largest, std::filesystem::file_size(wal));
+  }
+  expect_nothing_lost();
+  // 60 frames, and those committed while a step ran and a restart that had to
+  // wait backed off (up to 1.6 s on a loaded machine); not the 1800 written.
+  const auto page_size = app_->query_int64("PRAGMA page_size").value_or(0);
+  EXPECT_LT(largest, 1200 * (page_size + 24)) << "the -wal file grew to " << largest << " bytes, with "
+                                               << archive_->status().wal_restarts << " restarts";
 }
 
 }  // namespace
