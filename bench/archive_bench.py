@@ -20,8 +20,10 @@
   python3 bench/archive_bench.py --guard   # CI: archive on only; exit 1 when the lag p99 passes 2 s
 """
 import argparse
+import heapq
 import json
 import os
+import random
 import shutil
 import socket
 import sqlite3
@@ -197,6 +199,32 @@ def post_backup(sock):
     raise SystemExit("the backup's chain check did not finish")
 
 
+def spread(off_slices, on_slices, draws=400):
+    """How far the p99 ratio can be trusted: the slices drawn again with replacement
+    (each draw takes slice pairs, as they ran side by side), the ratio of the pooled
+    p99s in each draw; its 5th and 95th percentiles, and the per-slice ratios."""
+    rng = random.Random(1)
+    pairs = list(zip(off_slices, on_slices))
+
+    # A draw's pooled p99 is its k-th largest latency, k a hundredth of its count: among
+    # each slice's k largest (a slice drawn twice gives them twice), so those are all it keeps.
+    def p99_of(slices, ks):
+        k = max(1, round(sum(len(s) for s in slices) / 100))
+        return heapq.nlargest(k, (x for s in slices for x in ks[id(s)][:k]))[-1]
+
+    def tops(side):
+        k = max(1, round(sum(len(s) for s in side) / 100))
+        return {id(s): sorted(s, reverse=True)[:k] for s in side}
+    top = {**tops(off_slices), **tops(on_slices)}
+    ratios = []
+    for _ in range(draws):
+        pick = [rng.choice(pairs) for _ in pairs]
+        ratios.append(p99_of([p[1] for p in pick], top) / p99_of([p[0] for p in pick], top))
+    each = sorted(pct(on, 99) / pct(off, 99) for off, on in pairs)
+    return (f"90% interval over {len(pairs)} slice pairs {pct(ratios, 5):.2f}x to {pct(ratios, 95):.2f}x; "
+            f"per slice: median {statistics.median(each):.2f}x, {sum(r <= 1 for r in each)} of {len(each)} at or below 1x")
+
+
 def rfc3339(t):
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)) + f".{int(t * 1000) % 1000:03d}Z"
 
@@ -218,15 +246,19 @@ def main():
     # To tell the archive's own disk writes from the rest of its cost: on a tmpfs
     # (/dev/shm) its fsyncs no longer share the database's disk and journal.
     ap.add_argument("--archive-dir", help="the archive's folder (default: beside the backups)")
+    ap.add_argument("--slices", type=int, default=6,
+                    help="alternating slices per daemon; more make the p99 ratio's interval narrower")
     ap.add_argument("--daemon-arg", action="append", default=[],
                     help="one more argument for both daemons, e.g. --daemon-arg=--archive-segment-size=1GiB")
+    ap.add_argument("--control", action="store_true",
+                    help="both daemons with the archive off: the ratio this VM gives for no difference at all")
     args = ap.parse_args()
     if args.guard:
         args.seconds = 10
     modes = (True,) if args.guard else (False, True)
     # The writer alternates between the two daemons in slices, so a drift of the
     # machine (another VM's load, the page cache) falls on both alike.
-    rounds = 1 if args.guard else 6
+    rounds = 1 if args.guard else args.slices
     rows = []
     with tempfile.TemporaryDirectory(prefix="sk-archive-bench-") as tmp:
         works, procs = {}, {}
@@ -235,12 +267,13 @@ def main():
                 work = works[archive] = Path(tmp) / ("on" if archive else "off")
                 work.mkdir()
                 fill(work / "app.db", args.size_mib)
-                procs[archive] = start(args.binary, work, archive,
+                procs[archive] = start(args.binary, work, archive and not args.control,
                                        args.archive_dir and Path(args.archive_dir) / Path(tmp).name, args.daemon_arg)
             for archive in modes:
                 settle(works[archive] / "s.sock")
             idle = {archive: idle_switches(procs[archive].pid) for archive in modes}
-            runs = {archive: {"lat": [], "done": [], "lag": [], "wal_max": 0, "cpu": 0.0} for archive in modes}
+            runs = {archive: {"lat": [], "slices": [], "done": [], "lag": [], "wal_max": 0, "cpu": 0.0}
+                    for archive in modes}
             for _ in range(rounds):
                 for archive in modes:
                     work, run = works[archive], runs[archive]
@@ -249,16 +282,20 @@ def main():
                                                                work / "s.sock")
                     run["cpu"] += cpu_seconds(procs[archive].pid) - cpu
                     run["lat"] += lat
+                    run["slices"].append(lat)
                     run["done"] += done
                     run["wal_max"] = max(run["wal_max"], wal_max)
-                    if archive:
+                    if archive and not args.control:
                         run["lag"] += lags(done, samples, first)
             for archive in modes:
                 work, run = works[archive], runs[archive]
                 lat, done = run["lat"], run["done"]
-                row = {"archive": "on" if archive else "off", "commits": len(lat), "p50": pct(lat, 50),
+                row = {"archive": ("off, second" if args.control else "on") if archive else "off", "commits": len(lat), "p50": pct(lat, 50),
                        "p99": pct(lat, 99), "max": max(lat), "idle": idle[archive], "wal_max": run["wal_max"],
                        "cpu": run["cpu"]}
+                if archive and args.control:
+                    rows.append(row)
+                    continue
                 if archive:
                     lag = run["lag"]
                     row.update(lag_p50=pct(lag, 50), lag_p99=pct(lag, 99), lag_max=max(lag),
@@ -303,6 +340,10 @@ def main():
         print(f"| {r['archive']} | {r['commits']} | {r['p50']:.2f} | {r['p99']:.2f} | {r['max']:.1f} | "
               f"{r['wal_max'] / 2**20:.1f} | {r['cpu']:.2f} | {r['idle']} |")
     on = rows[-1]
+    if args.control:
+        print(f"\ncontrol (both off): writer p99 second/first: {on['p99'] / rows[0]['p99']:.2f}x; "
+              f"{spread(runs[False]['slices'], runs[True]['slices'])}")
+        return
     print(f"\narchive lag after commit: p50 {on['lag_p50']:.0f} ms, p99 {on['lag_p99']:.0f} ms, max {on['lag_max']:.0f} ms "
           f"(archive-interval 1 s; /status sampled every 20 ms); the archive restarted the WAL {on['wal_restarts']} times")
     if args.guard:
@@ -311,7 +352,7 @@ def main():
             sys.exit(1)
         print("guard: ok")
         return
-    print(f"writer p99 on/off: {on['p99'] / rows[0]['p99']:.2f}x")
+    print(f"writer p99 on/off: {on['p99'] / rows[0]['p99']:.2f}x; {spread(runs[False]['slices'], runs[True]['slices'])}")
     print(f"archive on disk: {on['archive_bytes'] / 2**20:.1f} MiB, {on['ratio']:.3f} bytes per WAL byte")
     print(f"restore of the backup alone: {on['restore_backup_ms']:.0f} ms; restore --at latest "
           f"(the backup plus {on['replayed']} transactions): {on['restore_at_ms']:.0f} ms "
