@@ -3,7 +3,8 @@
 
   writer    commit latency p50/p99/max of an application committing one small row
             every ~1 ms, with the archive off and on (two daemons, each on its own
-            database; the writer alternates between them in six slices)
+            database; the writer alternates between them in slices, six unless
+            --slices; the p99 ratio's 90% interval from the slices drawn again)
   lag       how long after its commit each transaction was durable in the archive
             (p50/p99/max; /status sampled every 20 ms, so +-20 ms)
   bytes     archive bytes written per WAL byte read
