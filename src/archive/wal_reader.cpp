@@ -73,7 +73,6 @@ WalRead scan(const ReadAt& read_at, const WalPosition& from, std::uint64_t max_b
   const std::size_t frame_bytes = kWalFrameHeaderBytes + header->page_size;
   WalChecksum checksum = pos.checksum;
   WalTransaction pending;
-  pending.page_size = header->page_size;
   for (std::uint32_t frame = pos.next_frame;; ++frame) {
     const std::uint64_t offset = kWalHeaderBytes + std::uint64_t{frame - 1} * frame_bytes;
     // Read where it is kept: a frame that is not valid is cut off again.
@@ -92,10 +91,10 @@ WalRead scan(const ReadAt& read_at, const WalPosition& from, std::uint64_t max_b
     pending.commit_frame = frame;
     pending.db_pages = db_pages;
     pending.end = checksum;
+    pending.page_size = header->page_size;
     r.bytes_read += pending.frames.size();
     r.transactions.push_back(std::move(pending));
     pending = {};
-    pending.page_size = header->page_size;
     pos = WalPosition{header, frame + 1, checksum};
     if (r.bytes_read >= max_bytes) {
       r.stopped_at_limit = true;
@@ -169,27 +168,6 @@ std::vector<std::uint8_t> encode_wal_header(const WalHeader& header) {
   put_be32(&out[20], header.salt2);
   put_be32(&out[24], header.checksum.s0);
   put_be32(&out[28], header.checksum.s1);
-  return out;
-}
-
-std::vector<std::uint8_t> encode_frames(const WalHeader& header, WalChecksum seed, const std::vector<WalFrame>& pages,
-                                        std::uint32_t db_pages) {
-  const std::size_t frame_bytes = kWalFrameHeaderBytes + header.page_size;
-  std::vector<std::uint8_t> out(pages.size() * frame_bytes);
-  WalChecksum checksum = seed;
-  for (std::size_t i = 0; i < pages.size(); ++i) {
-    std::uint8_t* h = &out[i * frame_bytes];
-    const auto& f = pages[i];
-    put_be32(h, f.pgno);
-    put_be32(h + 4, i + 1 == pages.size() ? db_pages : 0);
-    put_be32(h + 8, header.salt1);
-    put_be32(h + 12, header.salt2);
-    std::memcpy(h + kWalFrameHeaderBytes, f.page.data(), std::min<std::size_t>(f.page.size(), header.page_size));
-    checksum = wal_checksum({h, 8}, checksum, header.big_endian);
-    checksum = wal_checksum({h + kWalFrameHeaderBytes, header.page_size}, checksum, header.big_endian);
-    put_be32(h + 16, checksum.s0);
-    put_be32(h + 20, checksum.s1);
-  }
   return out;
 }
 

@@ -54,12 +54,6 @@ struct WalHeader {
 // matching checksum.
 std::optional<WalHeader> parse_wal_header(std::span<const std::uint8_t> bytes);
 
-// A page to write as a frame (encode_frames).
-struct WalFrame {
-  std::uint32_t pgno = 0;
-  std::vector<std::uint8_t> page;
-};
-
 struct WalTransaction {
   std::uint32_t first_frame = 0;  // 1-based index in its generation of its first frame
   std::uint32_t commit_frame = 0;
@@ -110,11 +104,6 @@ WalRead read_wal_bytes(std::span<const std::uint8_t> file, const WalPosition& fr
 
 // The 32 bytes of a header, as SQLite wrote them.
 std::vector<std::uint8_t> encode_wal_header(const WalHeader& header);
-// Pages as SQLite would write them as one transaction continuing `seed`: the
-// 24-byte frame headers with the salts, the running checksum and, on the last,
-// `db_pages`.
-std::vector<std::uint8_t> encode_frames(const WalHeader& header, WalChecksum seed, const std::vector<WalFrame>& pages,
-                                        std::uint32_t db_pages);
 // The reverse, with every check the reader makes: the frames of one committed
 // transaction of `header`'s generation starting at `first_frame` with running
 // checksum `seed`. nullopt, with `problem` set, when they are not.
